@@ -1,0 +1,5 @@
+import sys
+
+from anchorbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,216 @@
+"""The ``anchorbench`` command. Thin: parse arguments, call the library, print tables.
+
+User mistakes (unknown names, malformed files, wrong value types) print one line and
+exit with code 2; they never leave anything in the results folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from anchorbench import __version__
+from anchorbench.errors import UserError
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from anchorbench import tables
+    from anchorbench.registry import METRICS, MODELS, TASKS
+    from anchorbench.specs import load_suite, suite_paths
+
+    tasks = [TASKS.get(n) for n in TASKS.names()]
+    print(
+        "Tasks\n" + tables.table([[t.id, t.version, t.family, t.title] for t in tasks], ["id", "v", "family", "title"])
+    )
+    suites = [load_suite(n) for n in suite_paths()]
+    print("\nSuites\n" + tables.table(
+        [[s.id, s.version, ", ".join(e.label for e in s.runs), s.title] for s in suites],
+        ["id", "v", "runs", "title"],
+    ))  # fmt: skip
+    models = [[n, MODELS.entry(n).origin, MODELS.entry(n).meta.get("description", "")] for n in MODELS.names()]
+    print("\nModels (or any 'module:attr' nn.Module)\n" + tables.table(models, ["name", "origin", "description"]))
+    metrics = [METRICS.get(n) for n in METRICS.names()]
+    print("\nMetrics\n" + tables.table(
+        [[m.name, m.arrow + " " + m.direction, m.description] for m in metrics], ["name", "better", "description"]
+    ))  # fmt: skip
+    return 0
+
+
+def _task_and_params(task_id: str, sets: list[str]):
+    from anchorbench.config import parse_set
+    from anchorbench.registry import TASKS
+
+    spec = TASKS.get(task_id)
+    overrides = {}
+    for expr in sets:
+        section, key, value = parse_set(expr)
+        if section != "task":
+            raise UserError(f"only task.* keys apply here, got '{expr}'")
+        overrides[key] = value
+    return spec, spec.resolve_params(overrides)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from anchorbench import tables
+
+    spec, params = _task_and_params(args.task, args.set)
+    family = spec.family_obj
+    ds = family.generate(params, args.seed)
+    print(f"{spec.id}: {spec.title}")
+    print(tables.key_value({
+        "family": f"{spec.family} (version {spec.version})",
+        "source": spec.source,
+        "spec hash": spec.spec_hash(params),
+        "splits": " · ".join(f"{k} {len(v):,}" for k, v in ds.splits.items()),
+        "scores": ", ".join(spec.scores) + f"  (primary: {spec.primary_score})",
+        "default model": ", ".join(f"{k}={v}" for k, v in spec.defaults.model.items()),
+        "default train": ", ".join(f"{k}={v}" for k, v in spec.defaults.train.items()),
+    }))  # fmt: skip
+    print(f"\nRule: {family.rule}")
+    if spec.notes:
+        print(f"Notes: {spec.notes.strip()}")
+    print("\nParameters\n" + tables.table([[k, v] for k, v in params.model_dump().items()], ["param", "value"]))
+    rows = []
+    for split_name, split in ds.splits.items():
+        for g, group in enumerate(ds.group_names):
+            hits = np.flatnonzero(split.groups == g)
+            if len(hits):
+                rows.append([split_name, group, f"{len(hits):,}", family.decode(ds, split_name, int(hits[0]))])
+    print(f"\nOne example per group (seed {args.seed})\n" + tables.table(rows, ["split", "group", "n", "example"]))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    spec, params = _task_and_params(args.task, args.set)
+    out = Path(args.out)
+    fmt = args.format or ("jsonl" if out.suffix == ".jsonl" else "npz")
+    if out.exists() and not args.force:
+        raise UserError(f"{out} exists; pass --force to overwrite it")
+    ds = spec.family_obj.generate(params, args.seed)
+    if args.split not in ds.splits:
+        raise UserError(f"task {spec.id} has no split '{args.split}' (splits: {', '.join(ds.splits)})")
+    split = ds.splits[args.split]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "npz":
+        with out.open("wb") as f:  # np.savez would append .npz to other names
+            np.savez_compressed(
+                f, tokens=split.tokens, labels=split.labels, groups=split.groups,
+                group_names=np.array(ds.group_names), **{f"meta_{k}": v for k, v in split.meta.items()},
+            )  # fmt: skip
+    else:
+        with out.open("w") as f:
+            for i in range(len(split)):
+                row = {
+                    "tokens": split.tokens[i].tolist(),
+                    "label": int(split.labels[i]),
+                    "group": ds.group_names[split.groups[i]],
+                    **{k: v[i].item() for k, v in split.meta.items()},
+                }
+                f.write(json.dumps(row) + "\n")
+    print(f"wrote {len(split):,} sequences of {spec.id} split '{args.split}' (seed {args.seed}) to {out} [{fmt}]")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from anchorbench import runner, tables
+
+    seeds = runner.parse_seeds(args.seeds)
+    plan = runner.make_plan(args.target, model=args.model, sets=args.set)
+    wanted = runner.manifest(plan, args.model, args.set, seeds)
+    out = runner.choose_out(plan, wanted, Path(args.out) if args.out else None, Path(args.results_dir), args.resume)
+
+    def announce(entry, result) -> None:
+        if not args.quiet:
+            score = result.scores.get(entry.task.primary_score)
+            print(
+                f"  {entry.label} seed {result.seed}: {result.status}, {entry.task.primary_score} = "
+                f"{tables.num(score)} ({result.wall_time_s:.1f} s)", file=sys.stderr,
+            )  # fmt: skip
+
+    if not args.quiet:
+        print(
+            f"anchorbench {__version__}: {len(plan.entries)} task(s) x {len(seeds)} seed(s) -> {out}", file=sys.stderr
+        )
+    outcomes = runner.execute(
+        plan, seeds=seeds, out=out, model=args.model, sets=args.set, resume=args.resume,
+        progress=not args.quiet, on_result=announce,
+    )  # fmt: skip
+    for o in outcomes:
+        print()
+        print(tables.run_header(o.results))
+        print(tables.accuracy_table(o.results, groups=not args.no_groups))
+        print()
+        print(tables.scores_table(o.results, o.aggregate))
+        print(f"-> {o.folder}/aggregate.json, {o.folder}/seed-*/result.json, history.jsonl")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from anchorbench import bench
+
+    return bench.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="anchorbench", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"anchorbench {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="command")
+
+    sub.add_parser("list", help="tasks, suites, models and metrics").set_defaults(func=cmd_list)
+
+    def task_args(q: argparse.ArgumentParser) -> None:
+        q.add_argument("task", help="task id, e.g. anchor-composite-v1")
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--set", action="append", default=[], metavar="task.KEY=VALUE", help="override a parameter")
+
+    q = sub.add_parser("show", help="a task's rule, splits and one decoded example per group")
+    task_args(q)
+    q.set_defaults(func=cmd_show)
+
+    q = sub.add_parser("export", help="write one split of a task's dataset to .npz or .jsonl")
+    task_args(q)
+    q.add_argument("--split", default="train")
+    q.add_argument("--out", required=True)
+    q.add_argument("--format", choices=["npz", "jsonl"], help="default: from the --out suffix")
+    q.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    q.set_defaults(func=cmd_export)
+
+    q = sub.add_parser("run", help="train and score: a task id, a suite name or a suite YAML file")
+    q.add_argument("target")
+    q.add_argument("--model", help="registered model name or module:attr (default: the task's)")
+    q.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override task.*, model.* or train.* (repeatable)")  # fmt: skip
+    q.add_argument("--seeds", default="1", help="a count (3 -> seeds 0,1,2) or a list (0,5,7)")
+    q.add_argument("--out", help="results folder of this invocation (default: results/<target>-<time>)")
+    q.add_argument("--results-dir", default="results")
+    q.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoints")
+    q.add_argument("--quiet", action="store_true", help="no progress bars")
+    q.add_argument("--no-groups", action="store_true", help="print per-split accuracy only")
+    q.set_defaults(func=cmd_run)
+
+    q = sub.add_parser("bench", help="throughput and memory benchmarks, as ratios measured side by side")
+    q.add_argument("--quick", action="store_true", help="fewer repeats (a smoke check, noisier)")
+    q.add_argument("--only", action="append", default=[], help="run only these benchmarks")
+    q.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"anchorbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("anchorbench: interrupted; `anchorbench run ... --resume` continues from the last checkpoint",
+              file=sys.stderr)  # fmt: skip
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

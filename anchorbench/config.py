@@ -1,0 +1,104 @@
+"""Typed configs and how a run's configuration is put together.
+
+A run's config is three sections, ``task`` (family parameters), ``model`` (``name`` and
+keyword arguments) and ``train`` (:class:`TrainConfig`). Layers apply in this order:
+the task's ``defaults`` in its YAML, a suite entry's ``set``, ``--model``, and the
+user's ``--set section.key=value``. Every layer is validated against typed models;
+unknown keys and wrong types are user errors with one-line messages.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from anchorbench.errors import UserError
+
+SECTIONS = ("task", "model", "train")
+
+
+class TrainConfig(BaseModel):
+    """The training recipe: AdamW, linear warmup then cosine decay, gradient clipping."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    steps: int = Field(1000, ge=1, description="optimizer steps (the unit of training time)")
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(1e-3, gt=0, description="peak learning rate")
+    min_lr_ratio: float = Field(0.0, ge=0, le=1, description="cosine ends at lr * min_lr_ratio")
+    warmup_steps: int = Field(100, ge=0)
+    weight_decay: float = Field(0.01, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float | None = Field(1.0, gt=0, description="max global grad norm; null disables")
+    eval_schedule: Literal["linear", "log"] = "linear"
+    eval_every: int = Field(100, ge=1, description="linear schedule: evaluate every k steps")
+    eval_points: int = Field(40, ge=2, description="log schedule: about this many log-spaced evals")
+    eval_size: int = Field(2048, ge=1, description="examples per split used at each evaluation")
+    eval_batch_size: int = Field(4096, ge=1)
+    checkpoint_every: int | None = Field(
+        None, ge=1, description="steps between checkpoints; default: at every evaluation"
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's choice")
+
+    @model_validator(mode="after")
+    def _warmup_fits(self) -> TrainConfig:
+        if self.warmup_steps > self.steps:
+            raise ValueError(f"warmup_steps ({self.warmup_steps}) exceeds steps ({self.steps})")
+        if not all(math.isfinite(b) and 0 <= b < 1 for b in self.betas):
+            raise ValueError("betas must lie in [0, 1)")
+        return self
+
+
+def describe_validation_error(exc: ValidationError, section: str | None = None, known: list[str] | None = None) -> str:
+    """The first problem of a pydantic error as ``section.key: message (got value)``."""
+    errors = exc.errors()
+    err = errors[0]
+    where = ".".join(str(x) for x in (section, *err["loc"]) if x not in (None, ""))
+    more = f" [and {len(errors) - 1} more]" if len(errors) > 1 else ""
+    if err["type"] == "extra_forbidden":
+        hint = f" (known: {', '.join(sorted(known))})" if known else ""
+        return f"unknown config key '{where}'{hint}{more}"
+    msg = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    shown = "" if isinstance(got, dict) or err["type"] == "value_error" else f" (got {got!r})"
+    return f"{where or 'config'}: {msg}{shown}{more}"
+
+
+def validate(model: type[BaseModel], data: dict[str, Any], section: str) -> Any:
+    """``model(**data)`` with pydantic errors turned into one-line user errors."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(describe_validation_error(exc, section, list(model.model_fields))) from None
+
+
+def parse_set(expr: str) -> tuple[str, str, Any]:
+    """``"model.init_rate=0.8"`` -> ``("model", "init_rate", 0.8)``; values are YAML scalars."""
+    key, sep, raw = expr.partition("=")
+    if not sep:
+        raise UserError(f"--set expects section.key=value, got '{expr}'")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise UserError(f"cannot parse the value in '{expr}'") from None
+    return (*split_key(key.strip()), value)
+
+
+def split_key(key: str) -> tuple[str, str]:
+    section, dot, name = key.partition(".")
+    if not dot or not name:
+        raise UserError(f"config keys look like section.key (e.g. train.steps), got '{key}'")
+    if section not in SECTIONS:
+        raise UserError(f"unknown config section '{section}' in '{key}' (known: {', '.join(SECTIONS)})")
+    return section, name
+
+
+def apply_sets(layers: dict[str, dict[str, Any]], sets: dict[str, Any] | list[str]) -> None:
+    """Apply ``{"train.steps": 500}`` (suite files) or ``["train.steps=500"]`` (CLI)."""
+    items = [parse_set(s) for s in sets] if isinstance(sets, list) else [(*split_key(k), v) for k, v in sets.items()]
+    for section, name, value in items:
+        layers[section][name] = value

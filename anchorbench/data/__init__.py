@@ -1,0 +1,7 @@
+"""Task families: pure, vectorized, seeded numpy generators (one module per family)."""
+
+from anchorbench.registry import FAMILIES
+
+FAMILIES.register("anchor-identity", lazy="anchorbench.data.anchor:FAMILY", origin="built-in")
+FAMILIES.register("anchor-composition", lazy="anchorbench.data.composition:COMPOSITION", origin="built-in")
+FAMILIES.register("anchor-composite", lazy="anchorbench.data.composition:COMPOSITE", origin="built-in")

@@ -1,0 +1,96 @@
+"""What a task family is: typed parameters, a pure seeded generator, a decoder, a verifier.
+
+A task spec (YAML in ``tasks/``) names a family and fixes its parameters; the family
+turns ``(params, seed)`` into a :class:`~anchorbench.data.dataset.Dataset`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from anchorbench.data.dataset import Dataset, Split, token_dtype
+
+
+class FamilyParams(BaseModel):
+    """Parameters every anchor-style family shares ([AF]/[INIT] conventions)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vocab_size: int = Field(201, ge=2, description="token ids 0..vocab_size-1; 0 is padding")
+    seq_len: int = Field(9, ge=2, description="input tokens per sequence; the label is one more token")
+    n_train: int = Field(ge=1, description="training sequences (a fixed set, drawn once)")
+    n_test: int = Field(ge=1, description="sequences in each evaluation split")
+    noise_low: int = Field(20, ge=1, description="smallest noise/key token")
+    noise_high: int = Field(99, ge=1, description="largest noise/key token (inclusive)")
+
+    @model_validator(mode="after")
+    def _noise_in_vocab(self) -> FamilyParams:
+        if not self.noise_low <= self.noise_high < self.vocab_size:
+            raise ValueError(
+                f"need noise_low <= noise_high < vocab_size, got {self.noise_low}, {self.noise_high}, {self.vocab_size}"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    params: type[FamilyParams]
+    generate: Callable[[Any, int], Dataset]  # (params, seed) -> Dataset; pure
+    decode: Callable[[Dataset, str, int], str]  # (dataset, split, index) -> one readable line
+    verify: Callable[[Dataset, Any], list[str]]  # violations of the rule; [] when all holds
+    rule: str  # what the label is and how splits are formed, for `anchorbench show`
+
+
+def noise(rng: np.random.Generator, n: int, p: FamilyParams) -> np.ndarray:
+    """``[n, seq_len]`` noise tokens uniform on ``noise_low..noise_high`` in the token dtype."""
+    dtype = token_dtype(p.vocab_size)
+    if dtype == np.uint8:
+        return uniform_uint8(rng, p.noise_low, p.noise_high, n * p.seq_len).reshape(n, p.seq_len)
+    return rng.integers(p.noise_low, p.noise_high + 1, size=(n, p.seq_len), dtype=dtype)
+
+
+def uniform_uint8(rng: np.random.Generator, low: int, high: int, n: int) -> np.ndarray:
+    """Exactly uniform bytes on ``low..high``, about 3x faster than ``rng.integers``.
+
+    Raw random bytes below the largest multiple of the span are kept (rejection keeps
+    the result exactly uniform) and reduced modulo the span. Noise is most of the
+    generation time, so this is what makes millions of sequences per second possible.
+    """
+    span = high - low + 1
+    limit = (256 // span) * span
+    out = np.empty(n, dtype=np.uint8)
+    filled = 0
+    while filled < n:
+        need = n - filled
+        raw = np.frombuffer(rng.bytes(need * 256 // limit + need // 64 + 64), dtype=np.uint8)
+        kept = raw[raw < limit] if limit < 256 else raw
+        take = min(len(kept), need)
+        out[filled : filled + take] = kept[:take]
+        filled += take
+    np.remainder(out, span, out=out)
+    out += np.uint8(low)
+    return out
+
+
+def place(tokens: np.ndarray, pos: np.ndarray, columns: list[np.ndarray]) -> None:
+    """Write ``columns[j][i]`` at ``tokens[i, pos[i] + j]`` (one flat index, reused)."""
+    flat = tokens.reshape(-1)
+    base = np.arange(tokens.shape[0], dtype=np.int64) * tokens.shape[1] + pos
+    for offset, values in enumerate(columns):
+        flat[base + offset] = values
+
+
+def render(tokens: np.ndarray, marks: dict[int, str], label: int) -> str:
+    """``57 83 x=41 a=3 a=4 22 -> 35``: tokens with the roles of marked positions."""
+    cells = [f"{marks[i]}={int(t)}" if i in marks else str(int(t)) for i, t in enumerate(tokens)]
+    return " ".join(cells) + f"  ->  {int(label)}"
+
+
+def split_of(tokens: np.ndarray, labels: np.ndarray, groups: np.ndarray, **meta: np.ndarray) -> Split:
+    return Split(tokens, labels.astype(tokens.dtype, copy=False), groups.astype(np.uint8, copy=False), meta)

@@ -1,0 +1,83 @@
+"""Build a model by name: registry entry, entry point, or ``module:attr`` plug-in."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from anchorbench.config import validate
+from anchorbench.errors import UserError
+from anchorbench.registry import MODELS
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    config: dict[str, Any]  # fully resolved when the model declares a Config, else as given
+
+    def build(self, vocab_size: int, seq_len: int) -> nn.Module:
+        factory = MODELS.get(self.name)
+        try:
+            model = factory(vocab_size, seq_len, **self.config)
+        except TypeError as exc:
+            raise UserError(f"model '{self.name}' rejected its config {self.config}: {exc}") from None
+        if not isinstance(model, nn.Module):
+            raise UserError(f"model '{self.name}' built a {type(model).__name__}, not a torch.nn.Module")
+        return model
+
+
+def resolve_model(name: str, kwargs: dict[str, Any]) -> ModelSpec:
+    """Validate ``kwargs`` against the model's ``Config`` (when it has one)."""
+    factory = MODELS.get(name)
+    config_cls = getattr(factory, "Config", None)
+    if config_cls is not None:
+        config = validate(config_cls, kwargs, "model").model_dump(mode="json")
+        return ModelSpec(name, config)
+    if not callable(factory):
+        raise UserError(f"model '{name}' is a {type(factory).__name__}, not a class or factory")
+    _check_signature(name, factory, kwargs)
+    return ModelSpec(name, dict(kwargs))
+
+
+def _check_signature(name: str, factory: Any, kwargs: dict[str, Any]) -> None:
+    """Plug-ins without a Config: at least reject keys the constructor cannot take."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [p for p in params if p not in ("self", "vocab_size", "seq_len")]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise UserError(
+            f"unknown config key 'model.{unknown[0]}' for model '{name}' (known: {', '.join(accepted) or 'none'})"
+        )
+
+
+def check_output(model: nn.Module, name: str, vocab_size: int, seq_len: int) -> None:
+    """One tiny forward pass to reject a plug-in that breaks the interface, before any run starts."""
+    tokens = torch.ones(2, seq_len, dtype=torch.long)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            out = model(tokens)
+    except Exception as exc:  # a plug-in's bug, reported as the user's problem to fix
+        raise UserError(f"model '{name}' failed on a [2, {seq_len}] batch: {type(exc).__name__}: {exc}") from None
+    finally:
+        model.train(was_training)
+    ok = isinstance(out, torch.Tensor) and out.dim() == 3 and out.shape[0] == 2 and out.shape[2] == vocab_size
+    if not ok or out.shape[1] not in (1, seq_len):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise UserError(
+            f"model '{name}' returned {shape}; expected logits [B, T, V] = [2, {seq_len}, {vocab_size}] (or [2, 1, V])"
+        )
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

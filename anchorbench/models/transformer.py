@@ -1,0 +1,196 @@
+"""A small decoder-only transformer, as used by [AF], [INIT] and [MATCH].
+
+nanoGPT-shaped and deliberately plain: token embedding + learned position embedding,
+``n_layers`` blocks of causal self-attention and a two-layer FFN, a linear head. The three
+knobs the papers study are explicit config fields:
+
+* ``norm``: where LayerNorm sits ("post" as in the papers, "pre" as in GPT-2, or "none"),
+* ``init_rate`` / ``init_distribution``: the initialization rate gamma of [INIT]
+  (see :func:`anchorbench.models.init.apply_init_rate`),
+* ``n_layers`` / ``n_heads`` / ``d_model`` / ``d_ff``: the size.
+
+There is no dropout: runs must be deterministic, and the papers train without it.
+
+Shapes in comments: B batch, T sequence length, C = d_model, H = n_heads, D = d_head,
+V = vocab_size.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from torch import nn
+
+from anchorbench.models.init import apply_init_rate
+
+NormPlacement = Literal["pre", "post", "none"]
+Activation = Literal["relu", "gelu"]
+
+
+class TransformerConfig(BaseModel):
+    """Hyperparameters of :class:`Transformer` (everything except vocab_size and seq_len).
+
+    ``d_head`` and ``d_ff`` are resolved on validation, so ``TransformerConfig().d_ff == 384``
+    and a dumped config states the sizes that were actually built.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_layers: int = Field(2, ge=1, description="number of transformer blocks")
+    n_heads: int = Field(1, ge=1, description="attention heads per block")
+    d_model: int = Field(128, ge=1, description="residual stream width")
+    d_head: int | None = Field(
+        None,
+        ge=1,
+        validate_default=True,
+        description="width of one head; None -> d_model // n_heads",
+    )
+    d_ff: int | None = Field(
+        None,
+        ge=1,
+        validate_default=True,
+        description="FFN hidden width; None -> 3 * d_model ([AF]: 1200 for 400)",
+    )
+    norm: NormPlacement = Field("post", description="LayerNorm placement: post (papers), pre (GPT-2) or none")
+    activation: Activation = Field("relu", description="FFN nonlinearity")
+    bias: bool = Field(
+        False,
+        description="biases in the attention and FFN linears ([AF] code has none)",
+    )
+    init_distribution: Literal["normal", "uniform"] = Field(
+        "normal", description="normal: std d_in^-gamma; uniform: bound (6/d_in)^gamma"
+    )
+    init_rate: float = Field(
+        0.5,
+        ge=0,
+        allow_inf_nan=False,
+        description="initialization rate gamma; larger = smaller init",
+    )
+    max_len: int | None = Field(None, ge=1, description="rows of the learned position table; None -> seq_len")
+
+    @field_validator("d_head")
+    @classmethod
+    def _resolve_d_head(cls, d_head: int | None, info: ValidationInfo) -> int | None:
+        if d_head is not None:
+            return d_head
+        d_model, n_heads = info.data.get("d_model"), info.data.get("n_heads")
+        if d_model is None or n_heads is None:  # already reported as invalid
+            return None
+        if d_model % n_heads != 0:
+            raise ValueError(
+                f"d_model={d_model} is not divisible by n_heads={n_heads}; set d_head explicitly or change them"
+            )
+        return d_model // n_heads
+
+    @field_validator("d_ff")
+    @classmethod
+    def _resolve_d_ff(cls, d_ff: int | None, info: ValidationInfo) -> int | None:
+        if d_ff is not None:
+            return d_ff
+        d_model = info.data.get("d_model")
+        return None if d_model is None else 3 * d_model
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention with one fused QKV projection.
+
+    Layout of ``qkv.weight`` (shape ``[3 * H * D, C]``): rows ``[0, H*D)`` are W_Q, rows
+    ``[H*D, 2*H*D)`` W_K, rows ``[2*H*D, 3*H*D)`` W_V; inside each block head h owns the
+    contiguous rows ``[h*D, (h+1)*D)``. :meth:`head_weights` returns these slices.
+    ``out.weight`` (shape ``[C, H * D]``) takes the heads concatenated in the same order, so
+    W_O of head h is ``out.weight[:, h*D:(h+1)*D]``.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, d_head: int, bias: bool) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.d_head = d_head
+        # One matmul instead of three: noticeably faster for small models on CPU.
+        self.qkv = nn.Linear(d_model, 3 * n_heads * d_head, bias=bias)
+        self.out = nn.Linear(n_heads * d_head, d_model, bias=bias)
+
+    def head_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """W_Q, W_K, W_V as views of shape ``[H, D, C]`` (per head, rows act on the residual)."""
+        w = self.qkv.weight.view(3, self.n_heads, self.d_head, -1)
+        return w[0], w[1], w[2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.shape
+        # [B, T, 3*H*D] -> [B, T, 3, H, D] -> [3, B, H, T, D]; the view follows the weight layout.
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [B, H, T, D], scale 1/sqrt(D)
+        y = y.transpose(1, 2).reshape(B, T, self.n_heads * self.d_head)  # heads concatenated
+        return self.out(y)  # [B, T, C]
+
+
+class Block(nn.Module):
+    """One transformer block; ``norm`` decides where (and whether) LayerNorm is applied."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        assert cfg.d_head is not None and cfg.d_ff is not None  # resolved by the config
+        self.norm = cfg.norm
+        self.attn = CausalSelfAttention(cfg.d_model, cfg.n_heads, cfg.d_head, cfg.bias)
+        act = nn.ReLU() if cfg.activation == "relu" else nn.GELU()
+        self.ffn = nn.Sequential(
+            nn.Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias),
+            act,
+            nn.Linear(cfg.d_ff, cfg.d_model, bias=cfg.bias),
+        )
+        if cfg.norm != "none":  # "none" has no LayerNorm modules at all
+            self.ln1 = nn.LayerNorm(cfg.d_model)
+            self.ln2 = nn.LayerNorm(cfg.d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, C] -> [B, T, C]
+        if self.norm == "post":  # [AF]/[INIT]/[MATCH]: normalize after the residual add
+            x = self.ln1(x + self.attn(x))
+            x = self.ln2(x + self.ffn(x))
+        elif self.norm == "pre":  # GPT-2: normalize the branch input, keep the stream raw
+            x = x + self.attn(self.ln1(x))
+            x = x + self.ffn(self.ln2(x))
+        elif self.norm == "none":
+            x = x + self.attn(x)
+            x = x + self.ffn(x)
+        else:
+            raise ValueError(f"unknown norm placement '{self.norm}'")
+        return x
+
+
+class Transformer(nn.Module):
+    """Decoder-only transformer: ``forward(tokens [B, T]) -> logits [B, T, V]`` (causal)."""
+
+    Config = TransformerConfig
+
+    def __init__(self, vocab_size: int, seq_len: int, **kwargs: object) -> None:
+        super().__init__()
+        cfg = self.Config(**kwargs)
+        self.config = cfg
+        self.vocab_size = vocab_size
+        self.seq_len = seq_len
+        self.max_len = cfg.max_len if cfg.max_len is not None else seq_len
+        if self.max_len < seq_len:
+            raise ValueError(f"max_len={self.max_len} is shorter than seq_len={seq_len}")
+
+        self.tok_emb = nn.Embedding(vocab_size, cfg.d_model)
+        self.pos_emb = nn.Embedding(self.max_len, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        # Post-LN already ends every block with a LayerNorm; pre-LN needs one before the head.
+        self.ln_f = nn.LayerNorm(cfg.d_model) if cfg.norm == "pre" else None
+        self.head = nn.Linear(cfg.d_model, vocab_size, bias=True)  # biased, as in the [AF] code
+
+        apply_init_rate(self, cfg.init_rate, cfg.init_distribution)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        T = tokens.shape[1]
+        if T > self.max_len:
+            raise ValueError(f"sequence length {T} exceeds the position table (max_len={self.max_len})")
+        positions = torch.arange(T, device=tokens.device)  # [T]
+        x = self.tok_emb(tokens) + self.pos_emb(positions)  # [B, T, C] (+ [T, C] broadcast)
+        for block in self.blocks:
+            x = block(x)  # [B, T, C]
+        if self.ln_f is not None:
+            x = self.ln_f(x)
+        return self.head(x)  # [B, T, V]

@@ -1,0 +1,218 @@
+"""Result records: typed, schema-versioned, written atomically, aggregated over seeds.
+
+Layout of one invocation of ``anchorbench run``::
+
+    results/<name>/run.json                      what was asked (target, sets, seeds)
+    results/<name>/<entry>/seed-<s>/result.json  one RunResult per seed
+    results/<name>/<entry>/seed-<s>/history.jsonl
+    results/<name>/<entry>/aggregate.json        mean and 95% CI over seeds
+
+The JSON Schemas of both records are committed in ``anchorbench/schema/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from anchorbench.stats import mean_ci
+
+SCHEMA_VERSION = 1
+SCHEMA_DIR = Path(__file__).parent / "schema"
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskRef(Record):
+    id: str
+    version: int
+    family: str
+    spec_hash: str = Field(description="sha256 over the task id, family, resolved params and scores")
+    params: dict[str, Any]
+
+
+class ModelRef(Record):
+    name: str = Field(description="registry name or 'module:attr'")
+    config: dict[str, Any] = Field(description="the full, resolved model config")
+    n_params: int
+
+
+class Environment(Record):
+    anchorbench_version: str
+    git_hash: str | None = Field(description="commit of the anchorbench checkout; null when not a git checkout")
+    torch_version: str
+    numpy_version: str
+    python_version: str
+    platform: str
+    device: str
+    threads: int
+
+
+class SplitSummary(Record):
+    accuracy: float | None
+    loss: float | None
+    n: int
+    groups: dict[str, dict[str, float | int | None]]
+
+
+class RunResult(Record):
+    """One training run: one task, one model config, one seed."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["run"] = "run"
+    name: str = Field(description="the run's path relative to the results folder")
+    task: TaskRef
+    model: ModelRef
+    train: dict[str, Any] = Field(description="the full TrainConfig")
+    seed: int
+    config_hash: str = Field(description="sha256 over task params, model config, train config and seed")
+    status: Literal["completed", "diverged"]
+    steps_completed: int
+    diverged_at: int | None = None
+    resumed_from: int | None = Field(None, description="step the run was last resumed from, if any")
+    scores: dict[str, float | None] = Field(description="metric -> final value; null if not finite")
+    splits: dict[str, SplitSummary] = Field(description="final per-split and per-group accuracy")
+    wall_time_s: float = Field(description="training and evaluation time of this process")
+    created_at: str
+    env: Environment
+    history: str = "history.jsonl"
+
+
+class ScoreSummary(Record):
+    direction: Literal["higher", "lower"]
+    mean: float | None
+    ci_low: float | None = Field(description="95% t-interval; null with fewer than 2 finite values")
+    ci_high: float | None
+    n: int
+    values: list[float | None]
+
+
+class AggregateResult(Record):
+    """All seeds of one task and model config."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["aggregate"] = "aggregate"
+    name: str
+    task: TaskRef
+    model: ModelRef
+    train: dict[str, Any]
+    seeds: list[int]
+    statuses: list[str]
+    scores: dict[str, ScoreSummary]
+    runs: list[str] = Field(description="result.json paths relative to this file")
+    created_at: str
+
+
+def aggregate(name: str, results: list[RunResult], directions: dict[str, str]) -> AggregateResult:
+    first = results[0]
+    scores = {
+        metric: ScoreSummary(
+            direction=directions[metric],  # type: ignore[arg-type]
+            values=[r.scores.get(metric) for r in results],
+            **mean_ci([r.scores.get(metric) for r in results]),  # type: ignore[arg-type]
+        )
+        for metric in first.scores
+    }
+    return AggregateResult(
+        name=name,
+        task=first.task,
+        model=first.model,
+        train=first.train,
+        seeds=[r.seed for r in results],
+        statuses=[r.status for r in results],
+        scores=scores,
+        runs=[f"seed-{r.seed}/result.json" for r in results],
+        created_at=now(),
+    )
+
+
+# -- IO ----------------------------------------------------------------------------------
+def write_json(path: Path, data: Any) -> None:
+    """Write atomically: a reader (or a crash) sees the old file or the new one, never half."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, allow_nan=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        for r in records:
+            f.write(json.dumps(r, allow_nan=False) + "\n")
+    os.replace(tmp, path)
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a") as f:
+        f.write(json.dumps(record, allow_nan=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# -- provenance ----------------------------------------------------------------------------
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@lru_cache(maxsize=1)
+def git_hash() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def environment(device: str, threads: int) -> Environment:
+    import numpy
+    import torch
+
+    from anchorbench import __version__
+
+    return Environment(
+        anchorbench_version=__version__,
+        git_hash=git_hash(),
+        torch_version=torch.__version__,
+        numpy_version=numpy.__version__,
+        python_version=platform.python_version(),
+        platform=platform.platform(),
+        device=device,
+        threads=threads,
+    )
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schemas that are published in ``anchorbench/schema/``."""
+    return {
+        "result.schema.json": RunResult.model_json_schema(),
+        "aggregate.schema.json": AggregateResult.model_json_schema(),
+    }

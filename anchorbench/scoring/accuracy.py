@@ -1,0 +1,31 @@
+"""Generic per-split metrics (every task has a train and a test split)."""
+
+from __future__ import annotations
+
+from anchorbench.scoring.evaluation import Evaluation
+from anchorbench.scoring.metric import metric
+
+
+@metric("train_accuracy", "higher", "accuracy on (the first eval_size examples of) the training set")
+def train_accuracy(ev: Evaluation) -> float:
+    return ev["train"].accuracy()
+
+
+@metric("test_accuracy", "higher", "accuracy on the test split: held-out keys of trained rules")
+def test_accuracy(ev: Evaluation) -> float:
+    return ev["test"].accuracy()
+
+
+@metric("unseen_accuracy", "higher", "accuracy on held-out anchor pairs (never trained compositions)")
+def unseen_accuracy(ev: Evaluation) -> float:
+    return ev["unseen"].accuracy()
+
+
+@metric("train_loss", "lower", "mean cross-entropy of the label on the training set")
+def train_loss(ev: Evaluation) -> float:
+    return ev["train"].loss()
+
+
+@metric("test_loss", "lower", "mean cross-entropy of the label on the test split")
+def test_loss(ev: Evaluation) -> float:
+    return ev["test"].loss()

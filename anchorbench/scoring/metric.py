@@ -1,0 +1,41 @@
+"""Metrics: a function of an :class:`Evaluation`, registered with its direction.
+
+Tables, aggregation and the leaderboard read the direction from here, never from a
+hard-coded order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from anchorbench.registry import METRICS
+from anchorbench.scoring.evaluation import Evaluation
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    fn: Callable[[Evaluation], float]
+    direction: Literal["higher", "lower"]  # which way is better
+    description: str
+    aggregation: Literal["mean"] = "mean"  # across seeds: mean with a 95% t-interval
+
+    def __call__(self, ev: Evaluation) -> float:
+        return float(self.fn(ev))
+
+    @property
+    def arrow(self) -> str:
+        return "↑" if self.direction == "higher" else "↓"
+
+
+def metric(name: str, direction: Literal["higher", "lower"], description: str):
+    """Decorator: register ``fn(evaluation) -> float`` as metric ``name``."""
+
+    def register(fn: Callable[[Evaluation], float]) -> Metric:
+        m = Metric(name, fn, direction, description)
+        METRICS.register(name, m, origin="built-in")
+        return m
+
+    return register

@@ -1,0 +1,173 @@
+"""Task and suite specs: YAML files with versioned ids.
+
+Built-in specs live in the repository's ``tasks/`` folder; a wheel ships a copy inside
+the package (``anchorbench/_tasks``), so ``pip install .`` finds them too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from anchorbench.errors import UserError
+from anchorbench.registry import FAMILIES, Registry
+
+TASK_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-v[0-9]+$")
+
+
+def builtin_tasks_dir() -> Path:
+    packaged = Path(__file__).parent / "_tasks"  # inside a built wheel
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "tasks"  # source checkout / editable install
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunDefaults(Spec):
+    """The model and training recipe a task is run with unless the user overrides it."""
+
+    model: dict[str, Any] = Field(default_factory=lambda: {"name": "transformer"})
+    train: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("model")
+    @classmethod
+    def _named(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if "name" not in v:
+            raise ValueError("defaults.model needs a 'name'")
+        return v
+
+
+class TaskSpec(Spec):
+    id: str
+    family: str
+    title: str
+    source: str = Field(description="the paper(s) the task reproduces")
+    params: dict[str, Any] = Field(default_factory=dict, description="family parameters")
+    scores: list[str] = Field(min_length=1, description="registered metrics reported for this task")
+    primary_score: str = Field(description="the headline score (held-out accuracy or similar)")
+    defaults: RunDefaults = Field(default_factory=RunDefaults)
+    notes: str = Field("", description="choices made where papers and code differ")
+
+    @field_validator("id")
+    @classmethod
+    def _versioned(cls, v: str) -> str:
+        if not TASK_ID.match(v):
+            raise ValueError(f"task id '{v}' must look like 'name-v1' (lowercase, dash-separated, versioned)")
+        return v
+
+    @property
+    def version(self) -> int:
+        return int(self.id.rpartition("-v")[2])
+
+    @cached_property
+    def family_obj(self) -> Any:
+        return FAMILIES.get(self.family)
+
+    def resolve_params(self, overrides: dict[str, Any] | None = None) -> Any:
+        """The family's typed parameters: spec params, then ``overrides``."""
+        from anchorbench.config import validate
+
+        return validate(self.family_obj.params, {**self.params, **(overrides or {})}, "task")
+
+    def spec_hash(self, params: BaseModel) -> str:
+        """Content hash of what defines the data and the scores (not the training recipe)."""
+        payload = {
+            "id": self.id,
+            "family": self.family,
+            "params": params.model_dump(mode="json"),
+            "scores": self.scores,
+            "primary_score": self.primary_score,
+        }
+        return content_hash(payload)
+
+
+class SuiteEntry(Spec):
+    task: str
+    name: str | None = Field(None, description="defaults to the task id; unique within the suite")
+    set: dict[str, Any] = Field(default_factory=dict, description="overrides like 'train.steps': 500")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.task
+
+
+class SuiteSpec(Spec):
+    id: str
+    version: int = Field(ge=1)
+    title: str
+    runs: list[SuiteEntry] = Field(min_length=1)
+
+    @field_validator("runs")
+    @classmethod
+    def _unique(cls, v: list[SuiteEntry]) -> list[SuiteEntry]:
+        labels = [e.label for e in v]
+        dup = {x for x in labels if labels.count(x) > 1}
+        if dup:
+            raise ValueError(f"entries share a name: {sorted(dup)}; give each a distinct 'name'")
+        return v
+
+
+def content_hash(payload: Any) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"malformed YAML in {path}{where}: {problem}") from None
+
+
+def load_spec(path: Path, kind: type[Spec]) -> Any:
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping at the top level")
+    try:
+        return kind.model_validate(data)
+    except ValidationError as exc:
+        from anchorbench.config import describe_validation_error
+
+        raise UserError(f"{path}: {describe_validation_error(exc)}") from None
+
+
+def register_builtin_tasks(registry: Registry[Any]) -> None:
+    register_task_dir(registry, builtin_tasks_dir(), origin="built-in")
+
+
+def register_task_dir(registry: Registry[Any], folder: Path, origin: str) -> None:
+    for path in sorted(folder.glob("*.yaml")):
+        spec = load_spec(path, TaskSpec)
+        if spec.id != path.stem:
+            raise UserError(f"{path}: id '{spec.id}' must match the file name")
+        registry.register(spec.id, spec, origin=f"{origin} ({path.name})")
+
+
+def suite_paths() -> dict[str, Path]:
+    return {p.stem: p for p in sorted((builtin_tasks_dir() / "suites").glob("*.yaml"))}
+
+
+def load_suite(name_or_path: str) -> SuiteSpec:
+    paths = suite_paths()
+    path = paths.get(name_or_path) or Path(name_or_path)
+    spec = load_spec(path, SuiteSpec)
+    if path.parent.resolve() == (builtin_tasks_dir() / "suites").resolve() and spec.id != path.stem:
+        raise UserError(f"{path}: id '{spec.id}' must match the file name")
+    return spec

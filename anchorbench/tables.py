@@ -1,0 +1,73 @@
+"""Readable tables (tabulate) for results, specs and registries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tabulate import tabulate
+
+from anchorbench.results import AggregateResult, RunResult
+from anchorbench.stats import mean_ci
+
+FMT = "simple"
+
+
+def num(x: float | None, digits: int = 3) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def ci(lo: float | None, hi: float | None) -> str:
+    return "" if lo is None or hi is None else f"[{lo:.3f}, {hi:.3f}]"
+
+
+def run_header(results: Sequence[RunResult]) -> str:
+    r = results[0]
+    statuses = sorted({x.status for x in results})
+    seeds = ", ".join(str(x.seed) for x in results)
+    cfg = r.model.config
+    size = ", ".join(f"{k}={cfg[k]}" for k in ("n_layers", "d_model", "norm", "init_rate") if k in cfg)
+    return (
+        f"{r.task.id} · {r.model.name} ({size}; {r.model.n_params:,} params) · "
+        f"{r.steps_completed} steps · seeds {seeds} · {'/'.join(statuses)}"
+    )
+
+
+def accuracy_table(results: Sequence[RunResult], groups: bool = True) -> str:
+    """Rows: each split, then its groups; columns: one per seed, then mean and 95% CI."""
+    multi = len(results) > 1
+    headers = ["split", "group", *(f"seed {r.seed}" for r in results)] + (["mean", "95% CI"] if multi else [])
+    rows: list[list[Any]] = []
+    for split, first in results[0].splits.items():
+        keys = [None, *first.groups] if groups else [None]
+        for g in keys:
+            values = [
+                r.splits[split].accuracy if g is None else r.splits[split].groups.get(g, {}).get("accuracy")
+                for r in results
+            ]
+            row = [split if g is None else "", "(all)" if g is None else g, *map(num, values)]
+            if multi:
+                s = mean_ci(values)
+                row += [num(s["mean"]), ci(s["ci_low"], s["ci_high"])]  # type: ignore[arg-type]
+            rows.append(row)
+    return tabulate(rows, headers=headers, tablefmt=FMT, disable_numparse=True)
+
+
+def scores_table(results: Sequence[RunResult], agg: AggregateResult) -> str:
+    multi = len(results) > 1
+    headers = ["score", "", *(f"seed {r.seed}" for r in results)] + (["mean", "95% CI"] if multi else [])
+    rows = []
+    for name, s in agg.scores.items():
+        row = [name, "↑" if s.direction == "higher" else "↓", *map(num, s.values)]
+        if multi:
+            row += [num(s.mean), ci(s.ci_low, s.ci_high)]
+        rows.append(row)
+    return tabulate(rows, headers=headers, tablefmt=FMT, disable_numparse=True)
+
+
+def key_value(rows: dict[str, Any]) -> str:
+    return tabulate([[k, v] for k, v in rows.items()], tablefmt="plain", disable_numparse=True)
+
+
+def table(rows: list[list[Any]], headers: list[str]) -> str:
+    return tabulate(rows, headers=headers, tablefmt=FMT, disable_numparse=True)

@@ -1,0 +1,271 @@
+"""The training loop: AdamW, warmup + cosine, clipping, scheduled evaluation, checkpoints.
+
+Time is counted in optimizer steps. "Step s" means "after s updates": the evaluation at
+step 0 is the initialization, the one at ``steps`` the final model. Everything the loop
+does is a function of ``(config, seed, step)`` (the batch order included), so a run
+resumed from a checkpoint ends exactly where an uninterrupted run does.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from anchorbench.config import TrainConfig
+from anchorbench.data.dataset import Dataset, Split
+from anchorbench.data.seeding import rng_for
+from anchorbench.errors import UserError
+from anchorbench.results import append_jsonl, write_jsonl
+from anchorbench.scoring import Evaluation, Metric, SplitEval
+
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.jsonl"
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup to ``lr`` over ``warmup_steps``, then cosine to ``lr * min_lr_ratio``."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
+
+
+def eval_steps(cfg: TrainConfig) -> list[int]:
+    """Steps at which to evaluate: 0, the schedule, and the last step."""
+    if cfg.eval_schedule == "linear":
+        steps = set(range(0, cfg.steps + 1, cfg.eval_every))
+    elif cfg.eval_schedule == "log":
+        steps = set(np.unique(np.round(np.logspace(0, math.log10(cfg.steps), cfg.eval_points))).astype(int).tolist())
+    else:  # pragma: no cover - TrainConfig's Literal rejects anything else
+        raise ValueError(cfg.eval_schedule)
+    return sorted(steps | {0, cfg.steps})
+
+
+def pick_device(choice: str) -> torch.device:
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise UserError("train.device=cuda but no CUDA device is available")
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
+class BatchOrder:
+    """Shuffled epochs without replacement; batch ``step`` depends only on (seed, step)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.seed = n, seed
+        self.batch_size = min(batch_size, n)
+        self.per_epoch = n // self.batch_size  # drop the ragged tail, as the papers do
+        self._epoch, self._perm = -1, np.empty(0, dtype=np.int64)
+
+    def indices(self, step: int) -> np.ndarray:
+        epoch, i = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            self._epoch, self._perm = epoch, rng_for(self.seed, "batches", epoch).permutation(self.n)
+        return self._perm[i * self.batch_size : (i + 1) * self.batch_size]
+
+
+class Evaluator:
+    """Per-example predictions and losses on the first ``eval_size`` examples of each split."""
+
+    def __init__(self, dataset: Dataset, cfg: TrainConfig, device: torch.device):
+        self.dataset, self.cfg, self.device = dataset, cfg, device
+        self.splits = {name: s.head(cfg.eval_size) for name, s in dataset.splits.items()}
+        self.tensors = {name: _tokens(s, device) for name, s in self.splits.items()}
+
+    @torch.inference_mode()
+    def __call__(self, model: nn.Module, step: int) -> Evaluation:
+        was_training = model.training
+        model.eval()
+        out = {}
+        for name, split in self.splits.items():
+            x, y = self.tensors[name]
+            preds, losses = [], []
+            for i in range(0, len(split), self.cfg.eval_batch_size):
+                logits = model(x[i : i + self.cfg.eval_batch_size])[:, -1].float()
+                target = y[i : i + self.cfg.eval_batch_size]
+                losses.append(F.cross_entropy(logits, target, reduction="none").cpu())
+                preds.append(logits.argmax(-1).cpu())
+            out[name] = SplitEval(split, torch.cat(preds).numpy(), torch.cat(losses).numpy())
+        model.train(was_training)
+        return Evaluation(step, out, self.dataset.group_names)
+
+
+def _tokens(split: Split, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    # Embedding lookups need int64; the stored data keep their compact dtype until here.
+    x = torch.from_numpy(split.tokens.astype(np.int64)).to(device)
+    y = torch.from_numpy(split.labels.astype(np.int64)).to(device)
+    return x, y
+
+
+@dataclass
+class TrainOutcome:
+    status: Literal["completed", "diverged"]
+    steps_completed: int
+    diverged_at: int | None
+    final: Evaluation
+    history: list[dict[str, Any]]
+    train_seconds: float
+    resumed_from: int | None
+
+
+class Trainer:
+    """Trains one model on one dataset; optionally checkpoints into ``run_dir``."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        dataset: Dataset,
+        cfg: TrainConfig,
+        *,
+        seed: int,
+        metrics: Sequence[Metric] = (),
+        run_dir: Path | None = None,
+        config_hash: str = "",
+        progress: bool = True,
+        desc: str = "train",
+        on_eval: Callable[[dict[str, Any]], None] | None = None,
+    ):
+        self.cfg, self.seed, self.metrics = cfg, seed, list(metrics)
+        self.run_dir, self.config_hash = run_dir, config_hash
+        self.progress, self.desc, self.on_eval = progress, desc, on_eval
+        self.device = pick_device(cfg.device)
+        self.model = model.to(self.device)
+        self.dataset = dataset
+        self.evaluate = Evaluator(dataset, cfg, self.device)
+        self.train_x, self.train_y = _tokens(dataset.splits["train"], self.device)
+        self.order = BatchOrder(len(dataset.splits["train"]), cfg.batch_size, seed)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        self.history: list[dict[str, Any]] = []
+        self._last_eval: Evaluation | None = None
+
+    # -- checkpoints ------------------------------------------------------------------
+    def _checkpoint_path(self) -> Path | None:
+        return self.run_dir / CHECKPOINT if self.run_dir else None
+
+    def save_checkpoint(self, step: int) -> None:
+        path = self._checkpoint_path()
+        if path is None:
+            return
+        state = {
+            "step": step,
+            "config_hash": self.config_hash,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "history": self.history,
+        }
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)  # atomic: a kill leaves the old or the new checkpoint, never half
+
+    def load_checkpoint(self) -> int:
+        path = self._checkpoint_path()
+        if path is None or not path.exists():
+            return 0
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        if state["config_hash"] != self.config_hash:
+            raise UserError(f"{path} was written by a different configuration; start a new run instead")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.history = list(state["history"])
+        # Drop history lines written after the checkpoint (the run was killed later).
+        write_jsonl(self.run_dir / HISTORY, self.history)  # type: ignore[operator]
+        return int(state["step"])
+
+    # -- the loop ---------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> TrainOutcome:
+        cfg = self.cfg
+        start = self.load_checkpoint() if resume else 0
+        if start == 0 and self.run_dir:  # fresh start, or killed before the first checkpoint
+            write_jsonl(self.run_dir / HISTORY, [])
+        evals = set(eval_steps(cfg))
+        checkpoints = set(range(0, cfg.steps + 1, cfg.checkpoint_every)) if cfg.checkpoint_every else evals
+        status: Literal["completed", "diverged"] = "completed"
+        diverged_at = None
+        started = time.perf_counter()
+        running, running_n = torch.zeros((), device=self.device), 0
+        bar = tqdm(total=cfg.steps, initial=start, desc=self.desc, disable=not self.progress,
+                   leave=False, dynamic_ncols=True, unit="step")  # fmt: skip
+        self.model.train()
+        step = start
+        try:
+            while True:
+                if step in evals and not (self.history and self.history[-1]["step"] == step):
+                    mean_loss = (running / running_n).item() if running_n else None
+                    self._record(self.evaluate(self.model, step), step, mean_loss, bar)
+                    running, running_n = torch.zeros((), device=self.device), 0
+                if step > start and step in checkpoints:
+                    self.save_checkpoint(step)
+                if step >= cfg.steps:
+                    break
+                loss = self._step(step)
+                running += loss.detach()
+                running_n += 1
+                step += 1
+                # Syncing with the device every step would stall a GPU; every 10 is enough
+                # to catch a NaN before it spreads (NaN weights stay NaN anyway).
+                if step % 10 == 0 or step == cfg.steps:
+                    bar.update(step - bar.n)
+                    if not torch.isfinite(running):
+                        status, diverged_at = "diverged", step
+                        break
+        finally:
+            bar.close()
+        if status == "diverged":
+            self._record(self.evaluate(self.model, step), step, None, None)
+        final = self._last_eval if self._last_eval and self._last_eval.step == step else self.evaluate(self.model, step)
+        return TrainOutcome(
+            status, step, diverged_at, final, self.history, time.perf_counter() - started,
+            start if resume and start else None,
+        )  # fmt: skip
+
+    def _step(self, step: int) -> torch.Tensor:
+        lr = lr_at(step, self.cfg)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        idx = torch.from_numpy(self.order.indices(step)).to(self.device)
+        logits = self.model(self.train_x[idx])[:, -1]
+        loss = F.cross_entropy(logits.float(), self.train_y[idx])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        self.optimizer.step()
+        return loss
+
+    def _record(self, ev: Evaluation, step: int, train_loss: float | None, bar: Any) -> None:
+        scores = {m.name: _finite(m(ev)) for m in self.metrics}
+        record = {
+            "step": step,
+            "lr": lr_at(min(step, self.cfg.steps - 1), self.cfg),
+            "train_loss_running": _finite(train_loss),
+            "splits": ev.summary(),
+            "scores": scores,
+        }
+        self.history.append(record)
+        self._last_eval = ev
+        if self.run_dir:
+            append_jsonl(self.run_dir / HISTORY, record)
+        if bar is not None and not bar.disable:
+            shown = {k: f"{v['accuracy']:.3f}" for k, v in record["splits"].items()}
+            bar.set_postfix(shown, refresh=False)
+        if self.on_eval:
+            self.on_eval(record)
+
+
+def _finite(x: float | None) -> float | None:
+    """JSON has no NaN: non-finite numbers are recorded as null."""
+    return x if x is not None and math.isfinite(x) else None
