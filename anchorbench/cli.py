@@ -120,6 +120,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     seeds = runner.parse_seeds(args.seeds)
     plan = runner.make_plan(args.target, model=args.model, sets=args.set)
+    if args.dry_run:
+        rows = [
+            [
+                e.label,
+                e.model.name,
+                f"{e.train.steps} x {e.train.batch_size}",
+                e.spec_hash[:19],
+                ", ".join(map(str, seeds)),
+            ]
+            for e in plan.entries
+        ]
+        print(tables.table(rows, ["entry", "model", "steps x batch", "spec hash", "seeds"]))
+        print("(dry run: configuration valid; nothing trained or written)")
+        return 0
     wanted = runner.manifest(plan, args.model, args.set, seeds)
     out = runner.choose_out(plan, wanted, Path(args.out) if args.out else None, Path(args.results_dir), args.resume)
 
@@ -190,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoints")
     q.add_argument("--quiet", action="store_true", help="no progress bars")
     q.add_argument("--no-groups", action="store_true", help="print per-split accuracy only")
+    q.add_argument("--dry-run", action="store_true", help="validate and print the plan; train nothing")
     q.set_defaults(func=cmd_run)
 
     q = sub.add_parser("bench", help="throughput and memory benchmarks, as ratios measured side by side")

@@ -216,3 +216,19 @@ def schemas() -> dict[str, dict[str, Any]]:
         "result.schema.json": RunResult.model_json_schema(),
         "aggregate.schema.json": AggregateResult.model_json_schema(),
     }
+
+
+def write_schemas(folder: Path = SCHEMA_DIR) -> list[Path]:
+    """Regenerate the committed schemas: ``python -m anchorbench.results``."""
+    written = []
+    for name, schema in schemas().items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for p in write_schemas():
+        print(f"wrote {p}")

@@ -6,6 +6,7 @@ before anything is written, so bad input never leaves a half-made results folder
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from anchorbench.config import TrainConfig, apply_sets, parse_set, validate
-from anchorbench.errors import UnknownNameError, UserError
+from anchorbench.errors import UserError
 from anchorbench.registry import METRICS, TASKS
 from anchorbench.results import (
     AggregateResult,
@@ -86,12 +87,9 @@ def resolve_target(target: str) -> tuple[SuiteSpec | None, list[SuiteEntry]]:
         TASKS.entry(target)  # raises with the current version or "did you mean"
         return None, [SuiteEntry(task=target)]
     known = TASKS.names() + list(suite_paths())
-    try:
-        TASKS.entry(target)
-    except UnknownNameError as exc:
-        close = str(exc).split(" Known", 1)[0].removeprefix("unknown task").strip(" .")
-        raise UserError(f"unknown task or suite {close}. Known: {', '.join(known)}") from None
-    raise AssertionError("unreachable")  # pragma: no cover
+    close = difflib.get_close_matches(target, known, n=1, cutoff=0.6)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise UserError(f"unknown task or suite '{target}'.{hint} Known: {', '.join(known)}")
 
 
 def plan_entry(entry: SuiteEntry, model: str | None, sets: list[str]) -> EntryPlan:
