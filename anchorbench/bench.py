@@ -153,9 +153,30 @@ def _reference_encoder(vocab: int, seq_len: int, d_model: int, n_heads: int, d_f
     return Reference()
 
 
-def bench_model(quick: bool) -> list[Outcome]:
+def _train_rate(make, x, y, quick: bool) -> Callable[[], float]:
+    """A callable measuring AdamW training steps per second of a freshly built model."""
     import torch
     import torch.nn.functional as F
+
+    def run() -> float:
+        torch.manual_seed(0)
+        model = make()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        steps = 10 if quick else 20
+        for i in range(steps + 3):  # 3 warm-up steps
+            if i == 3:
+                t = time.perf_counter()
+            loss = F.cross_entropy(model(x)[:, -1], y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return steps / (time.perf_counter() - t)
+
+    return run
+
+
+def bench_model(quick: bool) -> list[Outcome]:
+    import torch
 
     from anchorbench.models.transformer import Transformer
 
@@ -164,26 +185,12 @@ def bench_model(quick: bool) -> list[Outcome]:
     for d_model, n_heads, n_layers, batch in sizes:
         x = torch.randint(1, 201, (batch, 9))
         y = torch.randint(1, 201, (batch,))
-
-        def rate(make: Callable[[], torch.nn.Module]) -> Callable[[], float]:
-            def run() -> float:
-                torch.manual_seed(0)
-                model = make()
-                opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-                steps = 10 if quick else 20
-                for i in range(steps + 3):  # 3 warm-up steps
-                    if i == 3:
-                        t = time.perf_counter()
-                    loss = F.cross_entropy(model(x)[:, -1], y)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                return steps / (time.perf_counter() - t)
-
-            return run
-
-        ours = rate(lambda: Transformer(201, 9, d_model=d_model, n_heads=n_heads, n_layers=n_layers, norm="post"))
-        ref = rate(lambda: _reference_encoder(201, 9, d_model, n_heads, 3 * d_model, n_layers, "post"))
+        ours = _train_rate(
+            lambda d=d_model, h=n_heads, n=n_layers: Transformer(201, 9, d_model=d, n_heads=h, n_layers=n), x, y, quick
+        )
+        ref = _train_rate(
+            lambda d=d_model, h=n_heads, n=n_layers: _reference_encoder(201, 9, d, h, 3 * d, n, "post"), x, y, quick
+        )
         a, b, ratio = _alternate(ours, ref, 3 if quick else 7)
         out.append(
             Outcome(

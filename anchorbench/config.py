@@ -95,10 +95,3 @@ def split_key(key: str) -> tuple[str, str]:
     if section not in SECTIONS:
         raise UserError(f"unknown config section '{section}' in '{key}' (known: {', '.join(SECTIONS)})")
     return section, name
-
-
-def apply_sets(layers: dict[str, dict[str, Any]], sets: dict[str, Any] | list[str]) -> None:
-    """Apply ``{"train.steps": 500}`` (suite files) or ``["train.steps=500"]`` (CLI)."""
-    items = [parse_set(s) for s in sets] if isinstance(sets, list) else [(*split_key(k), v) for k, v in sets.items()]
-    for section, name, value in items:
-        layers[section][name] = value

@@ -17,7 +17,7 @@ import os
 import platform
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -140,15 +140,10 @@ def aggregate(name: str, results: list[RunResult], directions: dict[str, str]) -
 
 # -- IO ----------------------------------------------------------------------------------
 def write_json(path: Path, data: Any) -> None:
-    """Write atomically: a reader (or a crash) sees the old file or the new one, never half."""
+    """Write a record or JSON data atomically (see ``_atomic_write``)."""
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    _atomic_write(path, lambda f: (json.dump(data, f, indent=2, allow_nan=False), f.write("\n")))
 
 
 def read_json(path: Path) -> Any:
@@ -156,12 +151,24 @@ def read_json(path: Path) -> Any:
 
 
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    _atomic_write(path, lambda f: f.writelines(json.dumps(r, allow_nan=False) + "\n" for r in records))
+
+
+def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
+    """Write to a temporary file beside ``path``, then rename it over ``path``.
+
+    A reader (or a crash) sees the old file or the new one, never half; a failed write
+    leaves the old file and no temporary file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        for r in records:
-            f.write(json.dumps(r, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from anchorbench.config import TrainConfig, apply_sets, parse_set, validate
+from anchorbench.config import TrainConfig, parse_set, split_key, validate
 from anchorbench.errors import UserError
 from anchorbench.registry import METRICS, TASKS
 from anchorbench.results import (
@@ -103,14 +101,18 @@ def plan_entry(entry: SuiteEntry, model: str | None, sets: list[str]) -> EntryPl
         "model": dict(spec.defaults.model),
         "train": dict(spec.defaults.train),
     }
-    apply_sets(layers, entry.set)
-    cli = [parse_set(s) for s in sets]
-    # `--set model.name=X` is the same as `--model X`.
-    model = next((v for sec, k, v in cli if (sec, k) == ("model", "name")), model)
-    if model is not None and model != layers["model"]["name"]:
+    default_model = layers["model"]["name"]
+    # Suite sets, then --model, then CLI sets; `model.name` anywhere switches the model.
+    items = [(*split_key(k), v) for k, v in entry.set.items()]
+    if model is not None:
+        items.append(("model", "name", model))
+    items += [parse_set(s) for s in sets]
+    names = [v for sec, k, v in items if (sec, k) == ("model", "name")]
+    if names and names[-1] != default_model:
         # The task's default kwargs belong to its default model; another model starts from its own.
-        layers["model"] = {"name": model}
-    apply_sets(layers, [s for s, (sec, k, _) in zip(sets, cli) if (sec, k) != ("model", "name")])
+        layers["model"] = {"name": names[-1]}
+    for section, key, value in items:
+        layers[section][key] = value
     model_name = str(layers["model"].pop("name"))
     return EntryPlan(
         label=entry.label,
@@ -124,6 +126,10 @@ def plan_entry(entry: SuiteEntry, model: str | None, sets: list[str]) -> EntryPl
 def make_plan(target: str, *, model: str | None = None, sets: list[str] | None = None) -> Plan:
     suite, entries = resolve_target(target)
     plans = [plan_entry(e, model, sets or []) for e in entries]
+    if any(p.train.device == "cuda" for p in plans):
+        from anchorbench.train import pick_device
+
+        pick_device("cuda")  # refuses now, before anything is written, when there is no GPU
     for p in plans:  # build once (cheap) so a broken plug-in fails before anything is written
         from anchorbench.models.build import check_output
 
@@ -199,7 +205,7 @@ def run_seed(
     import torch
 
     from anchorbench.models.build import count_params
-    from anchorbench.train import Trainer, _finite
+    from anchorbench.train import Trainer, _finite, finite_tree
 
     result_path = run_dir / "result.json"
     if resume and result_path.exists():
@@ -231,7 +237,7 @@ def run_seed(
         diverged_at=outcome.diverged_at,
         resumed_from=outcome.resumed_from,
         scores={m.name: _finite(m(final)) for m in metrics},
-        splits={k: SplitSummary(**_finite_summary(v)) for k, v in final.summary().items()},
+        splits={k: SplitSummary(**v) for k, v in finite_tree(final.summary()).items()},
         wall_time_s=round(time.perf_counter() - started, 3),
         created_at=now(),
         env=environment(str(trainer.device), torch.get_num_threads()),
@@ -240,17 +246,6 @@ def run_seed(
     write_json(result_path, result)
     (run_dir / "checkpoint.pt").unlink(missing_ok=True)  # the result and model.pt supersede it
     return result
-
-
-def _finite_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    def clean(x: Any) -> Any:
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, float) and not np.isfinite(x):
-            return None
-        return x
-
-    return clean(summary)
 
 
 @dataclass

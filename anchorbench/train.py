@@ -156,12 +156,13 @@ class Trainer:
     def _checkpoint_path(self) -> Path | None:
         return self.run_dir / CHECKPOINT if self.run_dir else None
 
-    def save_checkpoint(self, step: int) -> None:
+    def save_checkpoint(self, step: int, running: tuple[torch.Tensor, int]) -> None:
         path = self._checkpoint_path()
         if path is None:
             return
         state = {
             "step": step,
+            "running_loss": running,  # training loss summed since the last evaluation, and its count
             "config_hash": self.config_hash,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -171,10 +172,11 @@ class Trainer:
         torch.save(state, tmp)
         os.replace(tmp, path)  # atomic: a kill leaves the old or the new checkpoint, never half
 
-    def load_checkpoint(self) -> int:
+    def load_checkpoint(self) -> tuple[int, tuple[torch.Tensor, int]]:
+        fresh = (0, (torch.zeros((), device=self.device), 0))
         path = self._checkpoint_path()
         if path is None or not path.exists():
-            return 0
+            return fresh
         state = torch.load(path, map_location=self.device, weights_only=True)
         if state["config_hash"] != self.config_hash:
             raise UserError(f"{path} was written by a different configuration; start a new run instead")
@@ -183,12 +185,14 @@ class Trainer:
         self.history = list(state["history"])
         # Drop history lines written after the checkpoint (the run was killed later).
         write_jsonl(self.run_dir / HISTORY, self.history)  # type: ignore[operator]
-        return int(state["step"])
+        total, count = state["running_loss"]
+        return int(state["step"]), (total.to(self.device), int(count))
 
     # -- the loop ---------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainOutcome:
         cfg = self.cfg
-        start = self.load_checkpoint() if resume else 0
+        start, (running, running_n) = self.load_checkpoint() if resume else (0, (torch.zeros(()), 0))
+        running = running.to(self.device)
         if start == 0 and self.run_dir:  # fresh start, or killed before the first checkpoint
             write_jsonl(self.run_dir / HISTORY, [])
         evals = set(eval_steps(cfg))
@@ -196,7 +200,6 @@ class Trainer:
         status: Literal["completed", "diverged"] = "completed"
         diverged_at = None
         started = time.perf_counter()
-        running, running_n = torch.zeros((), device=self.device), 0
         bar = tqdm(total=cfg.steps, initial=start, desc=self.desc, disable=not self.progress,
                    leave=False, dynamic_ncols=True, unit="step")  # fmt: skip
         self.model.train()
@@ -208,7 +211,7 @@ class Trainer:
                     self._record(self.evaluate(self.model, step), step, mean_loss, bar)
                     running, running_n = torch.zeros((), device=self.device), 0
                 if step > start and step in checkpoints:
-                    self.save_checkpoint(step)
+                    self.save_checkpoint(step, (running, running_n))
                 if step >= cfg.steps:
                     break
                 loss = self._step(step)
@@ -252,7 +255,7 @@ class Trainer:
             "step": step,
             "lr": lr_at(min(step, self.cfg.steps - 1), self.cfg),
             "train_loss_running": _finite(train_loss),
-            "splits": ev.summary(),
+            "splits": finite_tree(ev.summary()),
             "scores": scores,
         }
         self.history.append(record)
@@ -260,7 +263,7 @@ class Trainer:
         if self.run_dir:
             append_jsonl(self.run_dir / HISTORY, record)
         if bar is not None and not bar.disable:
-            shown = {k: f"{v['accuracy']:.3f}" for k, v in record["splits"].items()}
+            shown = {k: f"{v['accuracy'] or 0:.3f}" for k, v in record["splits"].items()}
             bar.set_postfix(shown, refresh=False)
         if self.on_eval:
             self.on_eval(record)
@@ -269,3 +272,10 @@ class Trainer:
 def _finite(x: float | None) -> float | None:
     """JSON has no NaN: non-finite numbers are recorded as null."""
     return x if x is not None and math.isfinite(x) else None
+
+
+def finite_tree(x: Any) -> Any:
+    """``_finite`` applied to every float in nested dicts (evaluation summaries)."""
+    if isinstance(x, dict):
+        return {k: finite_tree(v) for k, v in x.items()}
+    return _finite(x) if isinstance(x, float) else x

@@ -43,6 +43,7 @@ def _positions(p: IdentityParams) -> int:
 
 def generate(p: IdentityParams, seed: int) -> Dataset:
     pools = KeyPools(p.noise_low, p.noise_high, _positions(p), p.key_mod, offset_by_position=True)
+    groups = tuple(f"p={i}" for i in range(_positions(p)))
     splits = {}
     for name, n, test in (("train", p.n_train, False), ("test", p.n_test, True)):
         rng = rng_for(seed, name)
@@ -50,8 +51,7 @@ def generate(p: IdentityParams, seed: int) -> Dataset:
         pos = rng.integers(0, _positions(p), size=n, dtype=np.uint8).astype(np.int64)
         key = pools.sample(rng, pos, test)
         place(tokens, pos, [p.anchor, key])
-        splits[name] = split_of(tokens, key, pos, pos=pos.astype(np.uint8), key=key.astype(tokens.dtype))
-    groups = tuple(f"p={i}" for i in range(_positions(p)))
+        splits[name] = split_of(tokens, key, pos, len(groups), pos=pos.astype(np.uint8), key=key.astype(tokens.dtype))
     return Dataset(seed, p.vocab_size, p.seq_len, groups, splits)
 
 

@@ -56,6 +56,8 @@ class TwoAnchorParams(FamilyParams):
 
     @model_validator(mode="after")
     def _consistent(self) -> TwoAnchorParams:
+        if self.seq_len < 3:
+            raise ValueError(f"seq_len must be at least 3 to hold the key and two anchors, got {self.seq_len}")
         anchors = set(self.shifts)
         if any(not 1 <= a < self.noise_low for a in anchors):
             raise ValueError("anchors must lie in 1..noise_low-1 so that noise never equals an anchor")
@@ -123,6 +125,7 @@ def generate(p: TwoAnchorParams, seed: int) -> Dataset:
     shift = np.array([p.total_shift(a1, a2) for a1, a2 in pairs], dtype=np.int64)
     inferential = np.array([p.shifts[a1] + p.shifts[a2] for a1, a2 in pairs], dtype=np.int64)
     mirrored = np.array([p.total_shift(a2, a1) for a1, a2 in pairs], dtype=np.int64)
+    names = tuple(f"{a1}{a2}/{kt}" for a1, a2 in pairs for kt in KEY_TYPES)
 
     splits = {}
     for name, n, pair_pool, test in (
@@ -143,11 +146,10 @@ def generate(p: TwoAnchorParams, seed: int) -> Dataset:
         labels = key + (inferential[pair] if test is None else shift[pair])
         groups = pair * 2 + key_test
         dtype = tokens.dtype
-        meta = {"key": key.astype(dtype), "start": start.astype(np.uint8), "pair": pair.astype(np.uint8)}
+        meta = {"key": key.astype(dtype), "start": start.astype(np.uint8), "pair": pair.astype(np.uint16)}
         if test is None:
             meta["symmetric"] = (key + mirrored[pair]).astype(dtype)
-        splits[name] = split_of(tokens, labels, groups, **meta)
-    names = tuple(f"{a1}{a2}/{kt}" for a1, a2 in pairs for kt in KEY_TYPES)
+        splits[name] = split_of(tokens, labels, groups, len(names), **meta)
     return Dataset(seed, p.vocab_size, p.seq_len, names, splits)
 
 

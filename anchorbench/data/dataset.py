@@ -27,7 +27,7 @@ class Split:
 
     tokens: np.ndarray  # [N, T], token_dtype(vocab)
     labels: np.ndarray  # [N],    token_dtype(vocab)
-    groups: np.ndarray  # [N],    uint8 index into group_names
+    groups: np.ndarray  # [N],    index into group_names (uint8 unless there are > 256 groups)
     meta: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:

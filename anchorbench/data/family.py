@@ -92,5 +92,7 @@ def render(tokens: np.ndarray, marks: dict[int, str], label: int) -> str:
     return " ".join(cells) + f"  ->  {int(label)}"
 
 
-def split_of(tokens: np.ndarray, labels: np.ndarray, groups: np.ndarray, **meta: np.ndarray) -> Split:
-    return Split(tokens, labels.astype(tokens.dtype, copy=False), groups.astype(np.uint8, copy=False), meta)
+def split_of(tokens: np.ndarray, labels: np.ndarray, groups: np.ndarray, n_groups: int, **meta: np.ndarray) -> Split:
+    """A Split with labels in the token dtype and groups in the smallest dtype for ``n_groups``."""
+    group_dtype = token_dtype(n_groups)
+    return Split(tokens, labels.astype(tokens.dtype, copy=False), groups.astype(group_dtype, copy=False), meta)
