@@ -11,12 +11,15 @@ alike. Absolute rates are printed for context only.
               training steps per second                          (target >= 1.0x)
 * memory      peak resident memory of `anchorbench run quickstart` (target < 1 GiB),
               and the token dtype of the stored data (smallest that holds the vocab)
+
+The workloads are built by the ``*_workload`` functions: setup happens when they are
+built, the returned callable does only the timed work. tests/benchmarks/ times the same
+callables with pytest-benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import subprocess
 import sys
@@ -24,8 +27,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+Workload = Callable[[], Any]
 
 
 @dataclass
@@ -38,80 +44,78 @@ class Outcome:
     ok: bool
 
 
-def _alternate(a: Callable[[], float], b: Callable[[], float], rounds: int) -> tuple[float, float, float]:
-    """Median rate of a, of b, and median of per-round a/b (rates: higher is better)."""
-    ra, rb, ratios = [], [], []
+def _seconds(work: Workload) -> float:
+    t = time.perf_counter()
+    work()
+    return time.perf_counter() - t
+
+
+def alternate(ours: Workload, baseline: Workload, rounds: int) -> tuple[float, float, float]:
+    """Median seconds of each, and the median per-round speed ratio baseline_time / our_time."""
+    ta, tb, ratios = [], [], []
     for _ in range(rounds):
-        x, y = a(), b()
-        ra.append(x)
-        rb.append(y)
-        ratios.append(x / y)
-    return statistics.median(ra), statistics.median(rb), statistics.median(ratios)
+        a, b = _seconds(ours), _seconds(baseline)
+        ta.append(a)
+        tb.append(b)
+        ratios.append(b / a)
+    return statistics.median(ta), statistics.median(tb), statistics.median(ratios)
 
 
-# -- generation ----------------------------------------------------------------------------
-def bench_generation(quick: bool) -> Outcome:
+# -- workloads ------------------------------------------------------------------------------
+def generation_workload(n: int) -> Workload:
+    """Generate ``n`` training sequences of anchor-composite-v1 (plus tiny eval splits)."""
     from anchorbench.registry import TASKS
 
     spec = TASKS.get("anchor-composite-v1")
-    n = 500_000 if quick else 2_000_000
     params = spec.resolve_params({"n_train": n, "n_test": 1})
-    spec.family_obj.generate(params, 0)  # warm up allocator and caches
-    rates = []
-    for seed in range(3 if quick else 5):
-        t = time.perf_counter()
-        spec.family_obj.generate(params, seed)
-        rates.append(n / (time.perf_counter() - t))
-    rate = max(rates)  # best of k: the single-core capability, least disturbed by neighbours
-    return Outcome("generation", f"{rate / 1e6:.2f} M seq/s", "-", None, ">= 5 M seq/s", rate >= 5e6)
+    return lambda: spec.family_obj.generate(params, 0)
 
 
-# -- trainer overhead ------------------------------------------------------------------------
-def _trainer_setup(steps: int):
+def _composite_training(steps: int, batch_size: int = 256):
     from anchorbench.config import TrainConfig
     from anchorbench.registry import TASKS
 
     spec = TASKS.get("anchor-composite-v1")
-    params = spec.resolve_params({"n_train": 20_000, "n_test": 64})
-    dataset = spec.family_obj.generate(params, 0)
+    dataset = spec.family_obj.generate(spec.resolve_params({"n_train": 20_000, "n_test": 64}), 0)
     cfg = TrainConfig(
-        steps=steps, batch_size=256, lr=1e-3, warmup_steps=10, eval_every=steps, eval_size=64, device="cpu"
+        steps=steps, batch_size=batch_size, lr=1e-3, warmup_steps=10, eval_every=steps, eval_size=64, device="cpu"
     )
     return dataset, cfg
 
 
-def _new_model(seed: int = 0):
+def _transformer(d_model: int = 128, n_heads: int = 1, n_layers: int = 2, seed: int = 0):
     import torch
 
     from anchorbench.models.transformer import Transformer
 
     torch.manual_seed(seed)
-    return Transformer(201, 9, n_layers=2, n_heads=1, d_model=128)
+    return Transformer(201, 9, n_layers=n_layers, n_heads=n_heads, d_model=d_model, norm="post")
 
 
-def bench_trainer(quick: bool) -> Outcome:
+def trainer_workload(steps: int) -> Workload:
+    """anchorbench's Trainer.fit for ``steps`` steps (evaluations only at 0 and the end, 64 examples)."""
+    from anchorbench.train import Trainer
+
+    dataset, cfg = _composite_training(steps)
+    trainer = Trainer(_transformer(), dataset, cfg, seed=0, progress=False)
+    return trainer.fit
+
+
+def minimal_loop_workload(steps: int) -> Workload:
+    """What one writes by hand for the same recipe: AdamW, clipping, lr schedule, random batches."""
     import torch
     import torch.nn.functional as F
 
-    from anchorbench.train import Trainer, lr_at
+    from anchorbench.train import lr_at
 
-    steps = 30 if quick else 60
-    dataset, cfg = _trainer_setup(steps)
+    dataset, cfg = _composite_training(steps)
+    model = _transformer()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    x_all = torch.from_numpy(dataset.splits["train"].tokens.astype(np.int64))
+    y_all = torch.from_numpy(dataset.splits["train"].labels.astype(np.int64))
+    gen = torch.Generator().manual_seed(0)
 
-    def ours() -> float:
-        trainer = Trainer(_new_model(), dataset, cfg, seed=0, progress=False)
-        t = time.perf_counter()
-        trainer.fit()
-        return steps / (time.perf_counter() - t)
-
-    def minimal() -> float:
-        # What one would write by hand for the same recipe: AdamW, clipping, lr schedule.
-        model = _new_model()
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        x_all = torch.from_numpy(dataset.splits["train"].tokens.astype(np.int64))
-        y_all = torch.from_numpy(dataset.splits["train"].labels.astype(np.int64))
-        gen = torch.Generator().manual_seed(0)
-        t = time.perf_counter()
+    def run() -> None:
         for step in range(steps):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
@@ -119,28 +123,24 @@ def bench_trainer(quick: bool) -> Outcome:
             loss = F.cross_entropy(model(x_all[idx])[:, -1], y_all[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or 1.0)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-        return steps / (time.perf_counter() - t)
 
-    a, b, ratio = _alternate(ours, minimal, 3 if quick else 7)
-    return Outcome("trainer", f"{a:.1f} step/s", f"{b:.1f} step/s (minimal loop)", ratio, ">= 0.95x", ratio >= 0.95)
+    return run
 
 
-# -- model vs torch.nn.TransformerEncoder ------------------------------------------------------
-def _reference_encoder(vocab: int, seq_len: int, d_model: int, n_heads: int, d_ff: int, n_layers: int, norm: str):
+def reference_encoder(vocab: int, seq_len: int, d_model: int, n_heads: int, d_ff: int, n_layers: int):
+    """torch.nn.TransformerEncoder (post-LN, causal, no dropout, no biases) with our embeddings and head."""
     import torch
     from torch import nn
 
     class Reference(nn.Module):
-        """Same embeddings and head around torch.nn.TransformerEncoder (causal, no dropout)."""
-
         def __init__(self) -> None:
             super().__init__()
             self.tok = nn.Embedding(vocab, d_model)
             self.pos = nn.Embedding(seq_len, d_model)
             layer = nn.TransformerEncoderLayer(
-                d_model, n_heads, d_ff, dropout=0.0, batch_first=True, norm_first=norm == "pre", bias=False
+                d_model, n_heads, d_ff, dropout=0.0, batch_first=True, norm_first=False, bias=False
             )
             self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
             self.head = nn.Linear(d_model, vocab)
@@ -153,50 +153,73 @@ def _reference_encoder(vocab: int, seq_len: int, d_model: int, n_heads: int, d_f
     return Reference()
 
 
-def _train_rate(make, x, y, quick: bool) -> Callable[[], float]:
-    """A callable measuring AdamW training steps per second of a freshly built model."""
+def model_step_workload(which: str, d_model: int, n_heads: int, n_layers: int, batch: int, steps: int) -> Workload:
+    """``steps`` AdamW training steps of our transformer (``which="ours"``) or the reference."""
     import torch
     import torch.nn.functional as F
 
-    def run() -> float:
-        torch.manual_seed(0)
-        model = make()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        steps = 10 if quick else 20
-        for i in range(steps + 3):  # 3 warm-up steps
-            if i == 3:
-                t = time.perf_counter()
+    torch.manual_seed(0)
+    if which == "ours":
+        model = _transformer(d_model, n_heads, n_layers)
+    elif which == "reference":
+        model = reference_encoder(201, 9, d_model, n_heads, 3 * d_model, n_layers)
+    else:
+        raise ValueError(which)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x = torch.randint(1, 201, (batch, 9))
+    y = torch.randint(1, 201, (batch,))
+
+    def run() -> None:
+        for _ in range(steps):
             loss = F.cross_entropy(model(x)[:, -1], y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        return steps / (time.perf_counter() - t)
 
+    run()  # warm up (allocator, first-call dispatch)
     return run
 
 
+# -- the benchmarks ----------------------------------------------------------------------------
+def bench_generation(quick: bool) -> list[Outcome]:
+    n = 500_000 if quick else 2_000_000
+    work = generation_workload(n)
+    work()  # warm up allocator and caches
+    best = min(_seconds(work) for _ in range(3 if quick else 5))  # best of k: least disturbed by neighbours
+    rate = n / best
+    return [Outcome("generation", f"{rate / 1e6:.2f} M seq/s", "-", None, ">= 5 M seq/s", rate >= 5e6)]
+
+
+def bench_trainer(quick: bool) -> list[Outcome]:
+    steps = 30 if quick else 60
+    a, b, ratio = alternate(trainer_workload(steps), minimal_loop_workload(steps), 3 if quick else 7)
+    return [
+        Outcome(
+            "trainer (d=128, B=256)",
+            f"{steps / a:.1f} step/s",
+            f"{steps / b:.1f} step/s (minimal loop)",
+            ratio,
+            ">= 0.95x",
+            ratio >= 0.95,
+        )
+    ]
+
+
+MODEL_SIZES = [(64, 2, 2, 100), (128, 1, 2, 512), (400, 1, 2, 256)]  # quickstart, [INIT] CPU, paper width
+
+
 def bench_model(quick: bool) -> list[Outcome]:
-    import torch
-
-    from anchorbench.models.transformer import Transformer
-
-    sizes = [(64, 2, 2, 100), (128, 1, 2, 512)] if quick else [(64, 2, 2, 100), (128, 1, 2, 512), (400, 1, 2, 256)]
     out = []
-    for d_model, n_heads, n_layers, batch in sizes:
-        x = torch.randint(1, 201, (batch, 9))
-        y = torch.randint(1, 201, (batch,))
-        ours = _train_rate(
-            lambda d=d_model, h=n_heads, n=n_layers: Transformer(201, 9, d_model=d, n_heads=h, n_layers=n), x, y, quick
-        )
-        ref = _train_rate(
-            lambda d=d_model, h=n_heads, n=n_layers: _reference_encoder(201, 9, d, h, 3 * d, n, "post"), x, y, quick
-        )
-        a, b, ratio = _alternate(ours, ref, 3 if quick else 7)
+    steps = 10 if quick else 20
+    for d, h, n, batch in MODEL_SIZES[:2] if quick else MODEL_SIZES:
+        ours = model_step_workload("ours", d, h, n, batch, steps)
+        ref = model_step_workload("reference", d, h, n, batch, steps)
+        a, b, ratio = alternate(ours, ref, 3 if quick else 7)
         out.append(
             Outcome(
-                f"model d={d_model} h={n_heads} L={n_layers} B={batch}",
-                f"{a:.1f} step/s",
-                f"{b:.1f} step/s (nn.TransformerEncoder)",
+                f"model d={d} h={h} L={n} B={batch}",
+                f"{steps / a:.1f} step/s",
+                f"{steps / b:.1f} step/s (nn.TransformerEncoder)",
                 ratio,
                 ">= 1.0x",
                 ratio >= 1.0,
@@ -205,7 +228,6 @@ def bench_model(quick: bool) -> list[Outcome]:
     return out
 
 
-# -- memory ---------------------------------------------------------------------------------
 def bench_memory(quick: bool) -> list[Outcome]:
     from anchorbench.data.dataset import token_dtype
     from anchorbench.registry import TASKS
@@ -218,22 +240,29 @@ def bench_memory(quick: bool) -> list[Outcome]:
         Outcome("token dtype", f"{dtype} ({dtype.itemsize} B/token)", "vocab 201", None, "uint8", bool(dtype_ok))
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        proc = subprocess.run(
-            [sys.executable, "-m", "anchorbench", "run", "quickstart", "--quiet", "--results-dir", tmp],
-            capture_output=True,
-            text=True,
-        )
-        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: KiB, max over children
+        # The child reports its own peak: ru_maxrss of a child on Linux inherits the
+        # parent's high-water mark across fork/exec, which would measure this process.
+        proc = subprocess.run([sys.executable, "-c", _PEAK_RSS_CHILD, tmp], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"quickstart failed: {proc.stderr[-500:]}")
-    note = "" if peak_kib > before else " (upper bound: an earlier child peaked higher)"
-    mib = peak_kib / 1024
-    outcomes.append(Outcome("quickstart peak RSS", f"{mib:.0f} MiB{note}", "-", None, "< 1024 MiB", mib < 1024))
+    mib = int(proc.stdout.strip().splitlines()[-1]) / 1024
+    outcomes.append(Outcome("quickstart peak RSS", f"{mib:.0f} MiB", "-", None, "< 1024 MiB", mib < 1024))
     return outcomes
 
 
-BENCHMARKS: dict[str, Callable[[bool], Outcome | list[Outcome]]] = {
+_PEAK_RSS_CHILD = """
+import resource, sys
+from anchorbench.cli import main
+code = main(["run", "quickstart", "--quiet", "--results-dir", sys.argv[1]])
+try:  # VmHWM: peak resident set of this process image only (Linux)
+    line = next(x for x in open("/proc/self/status") if x.startswith("VmHWM:"))
+    print(int(line.split()[1]))
+except OSError:
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+sys.exit(code)
+"""
+
+BENCHMARKS: dict[str, Callable[[bool], list[Outcome]]] = {
     "generation": bench_generation,
     "trainer": bench_trainer,
     "model": bench_model,
@@ -255,8 +284,7 @@ def main(args: argparse.Namespace) -> int:
     rows = []
     for name in chosen:
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        result = BENCHMARKS[name](args.quick)
-        for o in result if isinstance(result, list) else [result]:
+        for o in BENCHMARKS[name](args.quick):
             ratio = "" if o.ratio is None else f"{o.ratio:.3f}x"
             rows.append([o.name, o.measured, o.baseline, ratio, o.target, "ok" if o.ok else "MISSED"])
     print(tables.table(rows, ["benchmark", "measured", "baseline", "ratio", "target", ""]))
