@@ -115,16 +115,15 @@ class AggregateResult(Record):
     created_at: str
 
 
-def aggregate(name: str, results: list[RunResult], directions: dict[str, str]) -> AggregateResult:
+def aggregate(name: str, results: list[RunResult], metrics: dict[str, Any]) -> AggregateResult:
+    """Mean and 95% CI over seeds of every score; ``metrics`` maps names to Metric records."""
     first = results[0]
-    scores = {
-        metric: ScoreSummary(
-            direction=directions[metric],  # type: ignore[arg-type]
-            values=[r.scores.get(metric) for r in results],
-            **mean_ci([r.scores.get(metric) for r in results]),  # type: ignore[arg-type]
-        )
-        for metric in first.scores
-    }
+    scores = {}
+    for metric in first.scores:
+        values = [r.scores.get(metric) for r in results]
+        info = metrics[metric]
+        stats = mean_ci(values, info.bounds)
+        scores[metric] = ScoreSummary(direction=info.direction, values=values, **stats)  # type: ignore[arg-type]
     return AggregateResult(
         name=name,
         task=first.task,

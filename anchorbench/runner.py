@@ -281,8 +281,8 @@ def execute(
             results.append(result)
             if on_result:
                 on_result(entry, result)
-        directions = {name: METRICS.get(name).direction for name in entry.task.scores}
-        agg = aggregate(f"{out.name}/{entry.label}", results, directions)
+        metrics = {name: METRICS.get(name) for name in entry.task.scores}
+        agg = aggregate(f"{out.name}/{entry.label}", results, metrics)
         write_json(folder / "aggregate.json", agg)
         outcomes.append(EntryOutcome(entry, results, agg, folder))
     return outcomes

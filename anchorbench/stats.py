@@ -20,11 +20,14 @@ def t975(df: int) -> float:
     return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
 
 
-def mean_ci(values: Sequence[float | None]) -> dict[str, float | int | None]:
+def mean_ci(
+    values: Sequence[float | None], bounds: tuple[float | None, float | None] = (None, None)
+) -> dict[str, float | int | None]:
     """Mean and 95% t-interval of the finite values; ``n`` counts them.
 
     With one value the interval is undefined (None), not zero-width: one seed says
-    nothing about the spread.
+    nothing about the spread. The interval is clipped to ``bounds`` (an accuracy's mean
+    lies in [0, 1], so clipping never loses coverage; it only drops impossible values).
     """
     xs = [v for v in values if v is not None and math.isfinite(v)]
     n = len(xs)
@@ -35,4 +38,9 @@ def mean_ci(values: Sequence[float | None]) -> dict[str, float | int | None]:
         return {"mean": mean, "ci_low": None, "ci_high": None, "n": 1}
     sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
     half = t975(n - 1) * sd / math.sqrt(n)
-    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": n}
+    low, high = mean - half, mean + half
+    if bounds[0] is not None:
+        low = max(low, bounds[0])
+    if bounds[1] is not None:
+        high = min(high, bounds[1])
+    return {"mean": mean, "ci_low": low, "ci_high": high, "n": n}

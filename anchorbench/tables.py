@@ -47,7 +47,7 @@ def accuracy_table(results: Sequence[RunResult], groups: bool = True) -> str:
             ]
             row = [split if g is None else "", "(all)" if g is None else g, *map(num, values)]
             if multi:
-                s = mean_ci(values)
+                s = mean_ci(values, bounds=(0, 1))
                 row += [num(s["mean"]), ci(s["ci_low"], s["ci_high"])]  # type: ignore[arg-type]
             rows.append(row)
     return tabulate(rows, headers=headers, tablefmt=FMT, disable_numparse=True)

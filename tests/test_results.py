@@ -129,3 +129,26 @@ def test_jsonl_round_trip_and_nan_refusal(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         results.append_jsonl(path, {"step": 20, "loss": float("nan")})
     assert read_jsonl(path) == rows
+
+
+def test_ci_is_clipped_to_the_bounds_without_moving_the_mean() -> None:
+    from anchorbench.stats import mean_ci
+
+    values = [0.0, 0.001, 0.287]  # bimodal seeds: the raw t-interval reaches below 0
+    raw = mean_ci(values)
+    clipped = mean_ci(values, bounds=(0, 1))
+    assert raw["ci_low"] < 0
+    assert clipped["ci_low"] == 0 and clipped["ci_high"] == raw["ci_high"]
+    assert clipped["mean"] == raw["mean"]
+    assert mean_ci([0.99, 1.0, 0.5], bounds=(0, 1))["ci_high"] == 1
+
+
+def test_accuracy_metrics_declare_unit_bounds() -> None:
+    from anchorbench.registry import METRICS
+
+    for name in METRICS.names():
+        m = METRICS.get(name)
+        if name.endswith("accuracy"):
+            assert m.bounds == (0, 1), name
+        if name.endswith("loss"):
+            assert m.bounds == (0, None), name

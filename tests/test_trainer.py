@@ -208,7 +208,6 @@ class NaNAfter(nn.Module):
 """
 
 
-
 def assert_diverged(out: Path, code: int, steps: int) -> dict[str, Any]:
     assert code == 0
     result = read_result(out, IDENTITY)

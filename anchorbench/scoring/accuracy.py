@@ -6,26 +6,26 @@ from anchorbench.scoring.evaluation import Evaluation
 from anchorbench.scoring.metric import metric
 
 
-@metric("train_accuracy", "higher", "accuracy on (the first eval_size examples of) the training set")
+@metric("train_accuracy", "higher", "accuracy on (the first eval_size examples of) the training set", bounds=(0, 1))
 def train_accuracy(ev: Evaluation) -> float:
     return ev["train"].accuracy()
 
 
-@metric("test_accuracy", "higher", "accuracy on the test split: held-out keys of trained rules")
+@metric("test_accuracy", "higher", "accuracy on the test split: held-out keys of trained rules", bounds=(0, 1))
 def test_accuracy(ev: Evaluation) -> float:
     return ev["test"].accuracy()
 
 
-@metric("unseen_accuracy", "higher", "accuracy on held-out anchor pairs (never trained compositions)")
+@metric("unseen_accuracy", "higher", "accuracy on held-out anchor pairs (never trained compositions)", bounds=(0, 1))
 def unseen_accuracy(ev: Evaluation) -> float:
     return ev["unseen"].accuracy()
 
 
-@metric("train_loss", "lower", "mean cross-entropy of the label on the training set")
+@metric("train_loss", "lower", "mean cross-entropy of the label on the training set", bounds=(0, None))
 def train_loss(ev: Evaluation) -> float:
     return ev["train"].loss()
 
 
-@metric("test_loss", "lower", "mean cross-entropy of the label on the test split")
+@metric("test_loss", "lower", "mean cross-entropy of the label on the test split", bounds=(0, None))
 def test_loss(ev: Evaluation) -> float:
     return ev["test"].loss()

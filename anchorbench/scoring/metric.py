@@ -21,6 +21,7 @@ class Metric:
     direction: Literal["higher", "lower"]  # which way is better
     description: str
     aggregation: Literal["mean"] = "mean"  # across seeds: mean with a 95% t-interval
+    bounds: tuple[float | None, float | None] = (None, None)  # the range values can take
 
     def __call__(self, ev: Evaluation) -> float:
         return float(self.fn(ev))
@@ -30,11 +31,16 @@ class Metric:
         return "↑" if self.direction == "higher" else "↓"
 
 
-def metric(name: str, direction: Literal["higher", "lower"], description: str):
+def metric(
+    name: str,
+    direction: Literal["higher", "lower"],
+    description: str,
+    bounds: tuple[float | None, float | None] = (None, None),
+):
     """Decorator: register ``fn(evaluation) -> float`` as metric ``name``."""
 
     def register(fn: Callable[[Evaluation], float]) -> Metric:
-        m = Metric(name, fn, direction, description)
+        m = Metric(name, fn, direction, description, bounds=bounds)
         METRICS.register(name, m, origin="built-in")
         return m
 

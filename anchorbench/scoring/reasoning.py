@@ -10,12 +10,14 @@ from anchorbench.scoring.evaluation import Evaluation
 from anchorbench.scoring.metric import metric
 
 
-@metric("inferential_accuracy", "higher", "held-out pair predicted as the composition (reasoning)")
+@metric("inferential_accuracy", "higher", "held-out pair predicted as the composition (reasoning)", bounds=(0, 1))
 def inferential_accuracy(ev: Evaluation) -> float:
     return ev["unseen"].accuracy()
 
 
-@metric("symmetric_accuracy", "lower", "held-out pair predicted as its mirrored, trained pair (memorizing)")
+@metric(
+    "symmetric_accuracy", "lower", "held-out pair predicted as its mirrored, trained pair (memorizing)", bounds=(0, 1)
+)
 def symmetric_accuracy(ev: Evaluation) -> float:
     s = ev["unseen"]
     return float((s.preds == s.split.meta["symmetric"]).mean())

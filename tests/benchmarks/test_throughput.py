@@ -11,6 +11,8 @@ import pytest
 
 from anchorbench import bench
 
+pytestmark = pytest.mark.bench  # deselected by default (pyproject addopts)
+
 
 @pytest.mark.benchmark(group="generation: anchor-composite-v1, 200k sequences")
 def test_generation(benchmark):
