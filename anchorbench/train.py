@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +116,6 @@ class TrainOutcome:
     diverged_at: int | None
     final: Evaluation
     history: list[dict[str, Any]]
-    train_seconds: float
     resumed_from: int | None
 
 
@@ -199,7 +197,6 @@ class Trainer:
         checkpoints = set(range(0, cfg.steps + 1, cfg.checkpoint_every)) if cfg.checkpoint_every else evals
         status: Literal["completed", "diverged"] = "completed"
         diverged_at = None
-        started = time.perf_counter()
         bar = tqdm(total=cfg.steps, initial=start, desc=self.desc, disable=not self.progress,
                    leave=False, dynamic_ncols=True, unit="step")  # fmt: skip
         self.model.train()
@@ -231,7 +228,7 @@ class Trainer:
             self._record(self.evaluate(self.model, step), step, None, None)
         final = self._last_eval if self._last_eval and self._last_eval.step == step else self.evaluate(self.model, step)
         return TrainOutcome(
-            status, step, diverged_at, final, self.history, time.perf_counter() - started,
+            status, step, diverged_at, final, self.history,
             start if resume and start else None,
         )  # fmt: skip
 

@@ -13,6 +13,7 @@ import math
 from typing import Literal
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 InitDistribution = Literal["normal", "uniform"]
@@ -92,3 +93,27 @@ def _init_weight(weight: torch.Tensor, scale: float, distribution: InitDistribut
         nn.init.uniform_(weight, -scale, scale)
     else:
         raise ValueError(f"unknown init distribution '{distribution}'; use 'normal' or 'uniform'")
+
+
+class OptionalInitConfig(BaseModel):
+    """Config fields of a baseline whose gamma initialization is opt-in (None: PyTorch's default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    init_rate: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="initialization rate gamma; None keeps PyTorch's default init",
+    )
+    init_distribution: Literal["normal", "uniform"] = Field(
+        "normal",
+        description="distribution for init_rate (normal: std d_in^-gamma; uniform: bound (6/d_in)^gamma)",
+    )
+
+    @model_validator(mode="after")
+    def _distribution_needs_rate(self) -> OptionalInitConfig:
+        # A non-default distribution without a rate would be silently ignored.
+        if self.init_rate is None and self.init_distribution != "normal":
+            raise ValueError("init_distribution has no effect without init_rate; set init_rate too")
+        return self

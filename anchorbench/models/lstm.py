@@ -7,40 +7,19 @@ transformer. No dropout, for determinism.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 from torch import nn
 
-from anchorbench.models.init import apply_init_rate
+from anchorbench.models.init import OptionalInitConfig, apply_init_rate
 
 
-class LSTMConfig(BaseModel):
+class LSTMConfig(OptionalInitConfig):
     """Hyperparameters of :class:`LSTM` (everything except vocab_size and seq_len)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     d_model: int = Field(128, ge=1, description="token embedding width (LSTM input size)")
     hidden: int = Field(256, ge=1, description="LSTM hidden state width")
     n_layers: int = Field(2, ge=1, description="stacked LSTM layers")
-    init_rate: float | None = Field(
-        None,
-        ge=0,
-        allow_inf_nan=False,
-        description="initialization rate gamma; None keeps PyTorch's default init",
-    )
-    init_distribution: Literal["normal", "uniform"] = Field(
-        "normal",
-        description="distribution for init_rate (normal: std d_in^-gamma; uniform: bound (6/d_in)^gamma)",
-    )
-
-    @model_validator(mode="after")
-    def _distribution_needs_rate(self) -> LSTMConfig:
-        # A non-default distribution without a rate would be silently ignored.
-        if self.init_rate is None and self.init_distribution != "normal":
-            raise ValueError("init_distribution has no effect without init_rate; set init_rate too")
-        return self
 
 
 class LSTM(nn.Module):
