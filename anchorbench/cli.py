@@ -118,24 +118,26 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from anchorbench import runner, tables
 
-    seeds = runner.parse_seeds(args.seeds)
-    plan = runner.make_plan(args.target, model=args.model, sets=args.set)
+    request = runner.Request(
+        target=args.target,
+        model=args.model,
+        sets=tuple(args.set),
+        intervention=args.intervention,
+        grid=tuple(args.grid),
+        seeds=tuple(runner.parse_seeds(args.seeds)),
+    )
+    plan = runner.make_plan(request)
     if args.dry_run:
+        seeds = ", ".join(map(str, request.seeds))
         rows = [
-            [
-                e.label,
-                e.model.name,
-                f"{e.train.steps} x {e.train.batch_size}",
-                e.spec_hash[:19],
-                ", ".join(map(str, seeds)),
-            ]
+            [e.label, e.model.name, e.intervention.name if e.intervention else "",
+             f"{e.train.steps} x {e.train.batch_size}", e.spec_hash[:19], seeds]
             for e in plan.entries
-        ]
-        print(tables.table(rows, ["entry", "model", "steps x batch", "spec hash", "seeds"]))
+        ]  # fmt: skip
+        print(tables.table(rows, ["entry", "model", "intervention", "steps x batch", "spec hash", "seeds"]))
         print("(dry run: configuration valid; nothing trained or written)")
         return 0
-    wanted = runner.manifest(plan, args.model, args.set, seeds)
-    out = runner.choose_out(plan, wanted, Path(args.out) if args.out else None, Path(args.results_dir), args.resume)
+    out = runner.choose_out(plan, Path(args.out) if args.out else None, Path(args.results_dir), args.resume)
 
     def announce(entry, result) -> None:
         if not args.quiet:
@@ -146,13 +148,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             )  # fmt: skip
 
     if not args.quiet:
-        print(
-            f"anchorbench {__version__}: {len(plan.entries)} task(s) x {len(seeds)} seed(s) -> {out}", file=sys.stderr
-        )
-    outcomes = runner.execute(
-        plan, seeds=seeds, out=out, model=args.model, sets=args.set, resume=args.resume,
-        progress=not args.quiet, on_result=announce,
-    )  # fmt: skip
+        n = f"{len(plan.entries)} run(s) x {len(request.seeds)} seed(s)"
+        print(f"anchorbench {__version__}: {n} -> {out}", file=sys.stderr)
+    outcomes = runner.execute(plan, out=out, resume=args.resume, progress=not args.quiet, on_result=announce)
     for o in outcomes:
         print()
         print(tables.run_header(o.results))
@@ -160,6 +158,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         print()
         print(tables.scores_table(o.results, o.aggregate))
         print(f"-> {o.folder}/aggregate.json, {o.folder}/seed-*/result.json, history.jsonl")
+    for c in runner.comparisons(plan, outcomes, out):
+        print()
+        print(tables.comparison_table(c))
+    if plan.comparisons:
+        print(f"-> {out}/comparison.json")
+    if plan.report:
+        from anchorbench.registry import REPORTS
+
+        print()
+        print(REPORTS.get(plan.report)(plan, outcomes, out))
     return 0
 
 
@@ -197,7 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("target")
     q.add_argument("--model", help="registered model name or module:attr (default: the task's)")
     q.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override task.*, model.* or train.* (repeatable)")  # fmt: skip
+                   help="override task.*, model.*, train.* or intervention.* (repeatable)")  # fmt: skip
+    q.add_argument(
+        "--intervention",
+        help="also train an intervention arm (e.g. orthogonal-noise) on the same "
+        "seeds and data, and report the paired difference; settings: --set intervention.KEY=VALUE",
+    )
+    q.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=V1,V2",
+        help="replace the values of one of a suite's grid axes (e.g. model.n_layers=2,3,4)",
+    )
     q.add_argument("--seeds", default="1", help="a count (3 -> seeds 0,1,2) or a list (0,5,7)")
     q.add_argument("--out", help="results folder of this invocation (default: results/<target>-<time>)")
     q.add_argument("--results-dir", default="results")

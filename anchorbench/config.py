@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from anchorbench.errors import UserError
 
-SECTIONS = ("task", "model", "train")
+SECTIONS = ("task", "model", "train", "intervention")
 
 
 class TrainConfig(BaseModel):

@@ -209,3 +209,6 @@ MODELS: Registry[Any] = Registry(
     allow_import_paths=True,
 )
 METRICS: Registry[Any] = Registry("metric", discover=_importer("anchorbench.scoring"))
+INTERVENTIONS: Registry[Any] = Registry("intervention", discover=_importer("anchorbench.interventions"))
+REPORTS: Registry[Any] = Registry("report", discover=_importer("anchorbench.reports"))
+PROBES: Registry[Any] = Registry("probe", discover=_importer("anchorbench.probes"))

@@ -75,6 +75,7 @@ class RunResult(Record):
     name: str = Field(description="the run's path relative to the results folder")
     task: TaskRef
     model: ModelRef
+    intervention: dict[str, Any] | None = Field(None, description="name and config; null for a plain run")
     train: dict[str, Any] = Field(description="the full TrainConfig")
     seed: int
     config_hash: str = Field(description="sha256 over task params, model config, train config and seed")
@@ -84,6 +85,7 @@ class RunResult(Record):
     resumed_from: int | None = Field(None, description="step the run was last resumed from, if any")
     scores: dict[str, float | None] = Field(description="metric -> final value; null if not finite")
     splits: dict[str, SplitSummary] = Field(description="final per-split and per-group accuracy")
+    probes: dict[str, Any] = Field(default_factory=dict, description="end-of-training probes (e.g. attention)")
     wall_time_s: float = Field(description="training and evaluation time of this process")
     created_at: str
     env: Environment
@@ -107,6 +109,7 @@ class AggregateResult(Record):
     name: str
     task: TaskRef
     model: ModelRef
+    intervention: dict[str, Any] | None = None
     train: dict[str, Any]
     seeds: list[int]
     statuses: list[str]
@@ -128,6 +131,7 @@ def aggregate(name: str, results: list[RunResult], metrics: dict[str, Any]) -> A
         name=name,
         task=first.task,
         model=first.model,
+        intervention=first.intervention,
         train=first.train,
         seeds=[r.seed for r in results],
         statuses=[r.status for r in results],

@@ -15,7 +15,7 @@ from typing import Any
 
 from anchorbench.config import TrainConfig, parse_set, split_key, validate
 from anchorbench.errors import UserError
-from anchorbench.registry import METRICS, TASKS
+from anchorbench.registry import METRICS, PROBES, TASKS
 from anchorbench.results import (
     AggregateResult,
     ModelRef,
@@ -28,7 +28,16 @@ from anchorbench.results import (
     read_json,
     write_json,
 )
-from anchorbench.specs import TASK_ID, SuiteEntry, SuiteSpec, TaskSpec, content_hash, load_suite, suite_paths
+from anchorbench.specs import (
+    TASK_ID,
+    CompareSpec,
+    SuiteEntry,
+    SuiteSpec,
+    TaskSpec,
+    content_hash,
+    load_suite,
+    suite_paths,
+)
 
 MANIFEST = "run.json"
 
@@ -42,20 +51,35 @@ class EntryPlan:
     params: Any  # the family's typed parameters
     model: Any  # anchorbench.models.build.ModelSpec
     train: TrainConfig
+    intervention: Any = None  # anchorbench.interventions.InterventionSpec, or None for the plain arm
 
     @property
     def spec_hash(self) -> str:
         return self.task.spec_hash(self.params)
 
+    def intervention_ref(self) -> dict[str, Any] | None:
+        return None if self.intervention is None else {"name": self.intervention.name, **self.intervention.config}
+
     def config_hash(self, seed: int) -> str:
-        return content_hash(
-            {
-                "task": self.spec_hash,
-                "model": {"name": self.model.name, "config": self.model.config},
-                "train": self.train.model_dump(mode="json"),
-                "seed": seed,
-            }
-        )
+        payload = {
+            "task": self.spec_hash,
+            "model": {"name": self.model.name, "config": self.model.config},
+            "train": self.train.model_dump(mode="json"),
+            "seed": seed,
+        }
+        if self.intervention is not None:  # plain runs keep the hashes they had before interventions
+            payload["intervention"] = self.intervention_ref()
+        return content_hash(payload)
+
+    def build_model(self, seed: int) -> Any:
+        """The model as trained: seeded init, then the intervention (own generator) if any."""
+        import torch
+
+        torch.manual_seed(seed)
+        model = self.model.build(self.params.vocab_size, self.params.seq_len)
+        if self.intervention is not None:
+            self.intervention.apply(model, seed)
+        return model
 
     def task_ref(self) -> TaskRef:
         return TaskRef(
@@ -68,19 +92,52 @@ class EntryPlan:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Request:
+    """What the user asked for; recorded in run.json, compared when resuming."""
+
     target: str
+    model: str | None = None
+    sets: tuple[str, ...] = ()
+    intervention: str | None = None
+    grid: tuple[str, ...] = ()  # "section.key=v1,v2" overrides of a suite's grid axes
+    seeds: tuple[int, ...] = (0,)
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "model": self.model,
+            "sets": list(self.sets),
+            "intervention": self.intervention,
+            "grid": list(self.grid),
+            "seeds": list(self.seeds),
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    request: Request
     suite: SuiteSpec | None
     entries: list[EntryPlan]
+    comparisons: list[tuple[str, str]]  # (baseline label, arm label), paired seed by seed
+    compare: CompareSpec | None = None
+    report: str | None = None
+
+    @property
+    def target(self) -> str:
+        return self.request.target
 
 
-def resolve_target(target: str) -> tuple[SuiteSpec | None, list[SuiteEntry]]:
+def resolve_target(target: str, grid: tuple[str, ...] = ()) -> tuple[SuiteSpec | None, list[SuiteEntry]]:
     """A suite name, a path to a suite YAML, or a task id."""
     if target.endswith((".yaml", ".yml")) or target in suite_paths():
         if target not in suite_paths() and not Path(target).is_file():
             raise UserError(f"no such suite file: {target}")
         suite = load_suite(target)
-        return suite, suite.runs
+        if grid:
+            suite = suite.model_copy(update={"grid": {**suite.grid, **parse_grid(grid, suite)}})
+        return suite, suite.expanded()
+    if grid:
+        raise UserError("--grid applies to suites with a grid (e.g. matching-depth), not to a single task")
     if TASK_ID.match(target) or target in TASKS:
         TASKS.entry(target)  # raises with the current version or "did you mean"
         return None, [SuiteEntry(task=target)]
@@ -90,22 +147,46 @@ def resolve_target(target: str) -> tuple[SuiteSpec | None, list[SuiteEntry]]:
     raise UserError(f"unknown task or suite '{target}'.{hint} Known: {', '.join(known)}")
 
 
-def plan_entry(entry: SuiteEntry, model: str | None, sets: list[str]) -> EntryPlan:
+def parse_grid(items: tuple[str, ...], suite: SuiteSpec) -> dict[str, list[Any]]:
+    """``model.n_layers=2,3,4`` -> {"model.n_layers": [2, 3, 4]}; only the suite's own axes."""
+    out = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not values:
+            raise UserError(f"--grid expects section.key=v1,v2,..., got '{item}'")
+        split_key(key)
+        if key not in suite.grid:
+            raise UserError(
+                f"--grid {key}: suite {suite.id} has no such axis (axes: {', '.join(suite.grid) or 'none'})"
+            )
+        out[key] = [parse_set(f"{key}={v}")[2] for v in values.split(",")]
+    return out
+
+
+def plan_entry(
+    entry: SuiteEntry, model: str | None, sets: list[str] | tuple[str, ...], intervention: str | None = None
+) -> EntryPlan:
+    from anchorbench.interventions import resolve_intervention
     from anchorbench.models.build import resolve_model
 
     spec: TaskSpec = TASKS.get(entry.task)
     for metric in spec.scores:
         METRICS.entry(metric)
+    for probe in spec.probes:
+        PROBES.entry(probe)
     layers: dict[str, dict[str, Any]] = {
         "task": dict(spec.params),
         "model": dict(spec.defaults.model),
         "train": dict(spec.defaults.train),
+        "intervention": {},
     }
     default_model = layers["model"]["name"]
-    # Suite sets, then --model, then CLI sets; `model.name` anywhere switches the model.
+    # Suite sets, then --model / --intervention, then CLI sets; `model.name` anywhere switches the model.
     items = [(*split_key(k), v) for k, v in entry.set.items()]
     if model is not None:
         items.append(("model", "name", model))
+    if intervention is not None:
+        items.append(("intervention", "name", intervention))
     items += [parse_set(s) for s in sets]
     names = [v for sec, k, v in items if (sec, k) == ("model", "name")]
     if names and names[-1] != default_model:
@@ -114,28 +195,46 @@ def plan_entry(entry: SuiteEntry, model: str | None, sets: list[str]) -> EntryPl
     for section, key, value in items:
         layers[section][key] = value
     model_name = str(layers["model"].pop("name"))
+    iv = layers["intervention"]
+    if iv and "name" not in iv:
+        raise UserError(f"intervention.{next(iter(iv))} is set but no intervention is chosen (--intervention NAME)")
     return EntryPlan(
         label=entry.label,
         task=spec,
         params=spec.resolve_params(layers["task"]),
         model=resolve_model(model_name, layers["model"]),
         train=validate(TrainConfig, layers["train"], "train"),
+        intervention=resolve_intervention(str(iv.pop("name")), iv) if iv else None,
     )
 
 
-def make_plan(target: str, *, model: str | None = None, sets: list[str] | None = None) -> Plan:
-    suite, entries = resolve_target(target)
-    plans = [plan_entry(e, model, sets or []) for e in entries]
+def make_plan(request: Request) -> Plan:
+    from anchorbench.models.build import check_output
+
+    suite, entries = resolve_target(request.target, request.grid)
+    # With --intervention, the CLI's intervention.* settings belong to the intervention arm only.
+    plain_sets = tuple(s for s in request.sets if not (request.intervention and s.startswith("intervention.")))
+    plans = [plan_entry(e, request.model, plain_sets) for e in entries]
+    comparisons: list[tuple[str, str]] = []
+    compare = suite.compare if suite else None
+    if compare is not None:
+        comparisons = [(compare.baseline, p.label) for p in plans if p.label != compare.baseline]
+    if request.intervention is not None:
+        # Every entry gets an intervention twin, trained on the same seeds and data.
+        twins = [
+            plan_entry(e.model_copy(update={"name": f"{e.label}+{request.intervention}"}), request.model,
+                       request.sets, request.intervention)
+            for e in entries
+        ]  # fmt: skip
+        comparisons += [(p.label, t.label) for p, t in zip(plans, twins)]
+        plans = [x for pair in zip(plans, twins) for x in pair]
     if any(p.train.device == "cuda" for p in plans):
         from anchorbench.train import pick_device
 
         pick_device("cuda")  # refuses now, before anything is written, when there is no GPU
-    for p in plans:  # build once (cheap) so a broken plug-in fails before anything is written
-        from anchorbench.models.build import check_output
-
-        params = p.params
-        check_output(p.model.build(params.vocab_size, params.seq_len), p.model.name, params.vocab_size, params.seq_len)
-    return Plan(target, suite, plans)
+    for p in plans:  # build once (cheap) so a broken plug-in or intervention fails before anything is written
+        check_output(p.build_model(0), p.model.name, p.params.vocab_size, p.params.seq_len)
+    return Plan(request, suite, plans, comparisons, compare, suite.report if suite else None)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -153,18 +252,8 @@ def parse_seeds(text: str) -> list[int]:
 
 
 # -- where results go ---------------------------------------------------------------------
-def manifest(plan: Plan, model: str | None, sets: list[str], seeds: list[int]) -> dict[str, Any]:
-    return {
-        "target": plan.target,
-        "suite": {"id": plan.suite.id, "version": plan.suite.version} if plan.suite else None,
-        "model": model,
-        "sets": sets,
-        "seeds": seeds,
-        "entries": [e.label for e in plan.entries],
-    }
-
-
-def choose_out(plan: Plan, wanted: dict[str, Any], out: Path | None, results_dir: Path, resume: bool) -> Path:
+def choose_out(plan: Plan, out: Path | None, results_dir: Path, resume: bool) -> Path:
+    wanted = plan.request.manifest()
     if out is not None:
         if resume:
             if not (out / MANIFEST).exists():
@@ -194,8 +283,7 @@ def choose_out(plan: Plan, wanted: dict[str, Any], out: Path | None, results_dir
 
 
 def _same_request(have: dict[str, Any], want: dict[str, Any]) -> bool:
-    keys = ("target", "model", "sets", "seeds")
-    return all(have.get(k) == want.get(k) for k in keys)
+    return all(have.get(k) == want.get(k) for k in want)
 
 
 # -- execution ------------------------------------------------------------------------------
@@ -213,10 +301,8 @@ def run_seed(
     started = time.perf_counter()
     if plan.train.threads:
         torch.set_num_threads(plan.train.threads)
-    params = plan.params
-    dataset = plan.task.family_obj.generate(params, seed)
-    torch.manual_seed(seed)
-    model = plan.model.build(params.vocab_size, params.seq_len)
+    dataset = plan.task.family_obj.generate(plan.params, seed)
+    model = plan.build_model(seed)
     metrics = [METRICS.get(name) for name in plan.task.scores]
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(
@@ -229,6 +315,7 @@ def run_seed(
         name=str(run_dir.relative_to(results_root)) if run_dir.is_relative_to(results_root) else str(run_dir),
         task=plan.task_ref(),
         model=ModelRef(name=plan.model.name, config=plan.model.config, n_params=count_params(model)),
+        intervention=plan.intervention_ref(),
         train=plan.train.model_dump(mode="json"),
         seed=seed,
         config_hash=plan.config_hash(seed),
@@ -242,6 +329,11 @@ def run_seed(
         created_at=now(),
         env=environment(str(trainer.device), torch.get_num_threads()),
     )
+    for name in plan.task.probes:
+        probe = PROBES.get(name)
+        result.probes[name] = data = probe.compute(trainer.model, dataset, plan.params)
+        if probe.plot is not None:
+            probe.plot(data, run_dir / f"{name}.png")
     torch.save(trainer.model.state_dict(), run_dir / "model.pt")
     write_json(result_path, result)
     (run_dir / "checkpoint.pt").unlink(missing_ok=True)  # the result and model.pt supersede it
@@ -259,17 +351,15 @@ class EntryOutcome:
 def execute(
     plan: Plan,
     *,
-    seeds: list[int],
     out: Path,
-    model: str | None,
-    sets: list[str],
     resume: bool,
     progress: bool,
     on_result: Callable[[EntryPlan, RunResult], None] | None = None,
 ) -> list[EntryOutcome]:
+    seeds = plan.request.seeds
     out.mkdir(parents=True, exist_ok=True)
     if not (out / MANIFEST).exists():
-        write_json(out / MANIFEST, {**manifest(plan, model, sets, seeds), "created_at": now()})
+        write_json(out / MANIFEST, {**plan.request.manifest(), "created_at": now()})
     outcomes = []
     for entry in plan.entries:
         folder = out / entry.label
@@ -286,3 +376,21 @@ def execute(
         write_json(folder / "aggregate.json", agg)
         outcomes.append(EntryOutcome(entry, results, agg, folder))
     return outcomes
+
+
+def comparisons(plan: Plan, outcomes: list[EntryOutcome], out: Path) -> list[Any]:
+    """The plan's paired comparisons, written to ``<out>/comparison.json``."""
+    from anchorbench.compare import compare_arms
+
+    by_label = {o.plan.label: o for o in outcomes}
+    split = plan.compare.split if plan.compare else "test"
+    threshold = plan.compare.threshold if plan.compare else 0.9
+    found = []
+    for base, arm in plan.comparisons:
+        b, a = by_label[base], by_label[arm]
+        found.append(
+            compare_arms((base, b.results, b.folder), (arm, a.results, a.folder), split=split, threshold=threshold)
+        )
+    if found:
+        write_json(out / "comparison.json", {"comparisons": [c.model_dump(mode="json") for c in found]})
+    return found

@@ -7,6 +7,7 @@ the package (``anchorbench/_tasks``), so ``pip install .`` finds them too.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from functools import cached_property
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from anchorbench.errors import UserError
 from anchorbench.registry import FAMILIES, Registry
@@ -55,6 +56,7 @@ class TaskSpec(Spec):
     params: dict[str, Any] = Field(default_factory=dict, description="family parameters")
     scores: list[str] = Field(min_length=1, description="registered metrics reported for this task")
     primary_score: str = Field(description="the headline score (held-out accuracy or similar)")
+    probes: list[str] = Field(default_factory=list, description="registered probes run on the final model")
     defaults: RunDefaults = Field(default_factory=RunDefaults)
     notes: str = Field("", description="choices made where papers and code differ")
 
@@ -101,11 +103,49 @@ class SuiteEntry(Spec):
         return self.name or self.task
 
 
+class CompareSpec(Spec):
+    """Paired comparison of every entry against a baseline entry, seed by seed."""
+
+    baseline: str = Field(description="label of the baseline entry")
+    split: str = Field("test", description="split whose accuracy defines steps-to-threshold")
+    threshold: float = Field(0.9, gt=0, le=1, description="accuracy that counts as generalized")
+
+
 class SuiteSpec(Spec):
     id: str
     version: int = Field(ge=1)
     title: str
     runs: list[SuiteEntry] = Field(min_length=1)
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict, description="config key -> values; every entry runs at every combination"
+    )
+    compare: CompareSpec | None = None
+    report: str | None = Field(None, description="a registered report drawn after the runs (e.g. capacity)")
+
+    @model_validator(mode="after")
+    def _compare_names_an_entry(self) -> SuiteSpec:
+        if self.compare is not None:
+            if self.grid:
+                raise ValueError("compare and grid cannot be combined in one suite")
+            if self.compare.baseline not in [e.label for e in self.runs]:
+                raise ValueError(f"compare.baseline '{self.compare.baseline}' is not the name of an entry")
+        return self
+
+    def expanded(self) -> list[SuiteEntry]:
+        """The entries with the grid applied: one per entry and combination of grid values."""
+        if not self.grid:
+            return list(self.runs)
+        keys = list(self.grid)
+        out = []
+        for entry in self.runs:
+            for combo in itertools.product(*(self.grid[k] for k in keys)):
+                suffix = ",".join(f"{k.rpartition('.')[2]}={v}" for k, v in zip(keys, combo))
+                out.append(
+                    SuiteEntry(
+                        task=entry.task, name=f"{entry.label}@{suffix}", set={**entry.set, **dict(zip(keys, combo))}
+                    )
+                )
+        return out
 
     @field_validator("runs")
     @classmethod

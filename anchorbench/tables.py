@@ -71,3 +71,32 @@ def key_value(rows: dict[str, Any]) -> str:
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
     return tabulate(rows, headers=headers, tablefmt=FMT, disable_numparse=True)
+
+
+def signed(x: float | None) -> str:
+    return "—" if x is None else f"{x:+.3f}"
+
+
+def comparison_table(c: Any) -> str:
+    """Paired differences arm - baseline per seed, with mean and 95% CI, and the speed ratio."""
+    seeds = c.seeds
+    multi = len(seeds) > 1
+    headers = ["score: arm - baseline", *(f"seed {s}" for s in seeds)] + (["mean", "95% CI"] if multi else [])
+    rows = []
+    for name, d in c.deltas.items():
+        row = [name, *map(signed, d.values)]
+        if multi:
+            row += [signed(d.mean), ci(d.ci_low, d.ci_high)]
+        rows.append(row)
+    st = c.steps_to
+    label = f"steps to {st.split} >= {st.threshold}"
+    rows.append(
+        [f"{label}: baseline", *("never" if v is None else str(v) for v in st.baseline)] + (["", ""] if multi else [])
+    )
+    rows.append([f"{label}: arm", *("never" if v is None else str(v) for v in st.arm)] + (["", ""] if multi else []))
+    ratio = ["ratio arm / baseline", *map(num, st.ratio.values)]
+    if multi:
+        ratio += [num(st.ratio.mean), ci(st.ratio.ci_low, st.ratio.ci_high)]
+    rows.append(ratio)
+    title = f"Paired comparison: {c.arm} vs {c.baseline} (same seeds and data; timing resolution {st.resolution})"
+    return title + "\n" + tabulate(rows, headers=headers, tablefmt=FMT, disable_numparse=True)

@@ -14,7 +14,7 @@ from conftest import TINY_ARGS, read_history, read_result, seed_dir, sets, snaps
 
 from anchorbench.errors import UserError
 from anchorbench.registry import METRICS
-from anchorbench.runner import make_plan
+from anchorbench.runner import Request, make_plan
 from anchorbench.train import CHECKPOINT, HISTORY, Trainer
 
 IDENTITY = "anchor-identity-v1"
@@ -141,7 +141,7 @@ TINY_SETS = ["task.n_train=200", "task.n_test=50", "model.d_model=32", "train.wa
 
 
 def trainer(run_dir: Path, config_hash: str, extra: list[str], on_eval=None) -> Trainer:
-    plan = make_plan(IDENTITY, sets=[*TINY_SETS, *extra]).entries[0]
+    plan = make_plan(Request(IDENTITY, sets=(*TINY_SETS, *extra))).entries[0]
     torch.set_num_threads(1)
     dataset = plan.task.family_obj.generate(plan.params, 0)
     torch.manual_seed(0)

@@ -184,7 +184,7 @@ def test_spec_hash_is_stable_and_tracks_params(task_id: str) -> None:
     assert base == spec.spec_hash(params_for(task_id))
     assert base.startswith("sha256:")
     assert spec.spec_hash(params_for(task_id, n_train=601)) != base
-    assert spec.spec_hash(params_for(task_id, seq_len=10)) != base
+    assert spec.spec_hash(params_for(task_id, n_test=51)) != base
 
 
 @pytest.mark.parametrize("task_id", TASK_IDS)

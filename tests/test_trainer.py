@@ -16,7 +16,7 @@ from conftest import TINY_ARGS, TINY_TASK, TINY_TRAIN, TINY_TRANSFORMER, read_hi
 from anchorbench.cli import main
 from anchorbench.registry import METRICS, TASKS
 from anchorbench.results import SCHEMA_DIR, schemas
-from anchorbench.runner import make_plan
+from anchorbench.runner import Request, make_plan
 from anchorbench.train import BatchOrder, eval_steps
 
 IDENTITY = "anchor-identity-v1"
@@ -144,7 +144,7 @@ def test_history_has_the_eval_schedule_with_per_group_accuracy(tmp_path: Path) -
 
 def test_result_group_accuracy_matches_the_saved_model(single: Path) -> None:
     """Recompute per-group accuracy from model.pt's predictions, independently of the Evaluator."""
-    plan = make_plan(IDENTITY, sets=TINY_SETS).entries[0]
+    plan = make_plan(Request(IDENTITY, sets=tuple(TINY_SETS))).entries[0]
     model = plan.model.build(plan.params.vocab_size, plan.params.seq_len)
     model.load_state_dict(torch.load(seed_dir(single, IDENTITY) / "model.pt", weights_only=True))
     model.eval()
@@ -264,5 +264,5 @@ def test_batch_larger_than_the_data_is_one_full_batch() -> None:
 
 
 def test_eval_schedule_of_the_tiny_config() -> None:
-    plan = make_plan(IDENTITY, sets=TINY_SETS).entries[0]
+    plan = make_plan(Request(IDENTITY, sets=tuple(TINY_SETS))).entries[0]
     assert eval_steps(plan.train) == [0, 10, 20, 30]

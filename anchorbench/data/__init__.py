@@ -5,3 +5,5 @@ from anchorbench.registry import FAMILIES
 FAMILIES.register("anchor-identity", lazy="anchorbench.data.anchor:FAMILY", origin="built-in")
 FAMILIES.register("anchor-composition", lazy="anchorbench.data.composition:COMPOSITION", origin="built-in")
 FAMILIES.register("anchor-composite", lazy="anchorbench.data.composition:COMPOSITE", origin="built-in")
+FAMILIES.register("matching-chain", lazy="anchorbench.data.matching:CHAIN", origin="built-in")
+FAMILIES.register("matching-order", lazy="anchorbench.data.matching:ORDER", origin="built-in")

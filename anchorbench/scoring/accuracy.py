@@ -29,3 +29,8 @@ def train_loss(ev: Evaluation) -> float:
 @metric("test_loss", "lower", "mean cross-entropy of the label on the test split", bounds=(0, None))
 def test_loss(ev: Evaluation) -> float:
     return ev["test"].loss()
+
+
+@metric("ood_accuracy", "higher", "accuracy on out-of-distribution inputs (e.g. node ids never trained)", bounds=(0, 1))
+def ood_accuracy(ev: Evaluation) -> float:
+    return ev["ood"].accuracy()

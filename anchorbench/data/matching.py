@@ -1,0 +1,219 @@
+"""[MATCH] multi-step matching: follow a chain of edges k hops from a query node.
+
+A chain of ``chain_len`` distinct nodes ``n0 -> n1 -> ... -> n(C-1)``; its C-1 edges
+``[ni, n(i+1)]`` are shuffled and flattened, then (``matching-order`` only) a token that
+states k, then the query node ``ni``; the label is ``n(i+k)``.
+
+The successor rule defines the splits. Node ids come in blocks of ``block`` (5); a
+successor is ``next = low + block * j + ((prev - low) + s) mod block`` for a random block
+j, so every edge has a *type* ``s = (next - prev) mod block``:
+
+* ``train``: ids in ``node_low..node_high``, edge types ``train_shifts`` ({0, 1, 4});
+* ``test``: the same ids, edge types ``test_shifts`` ({2, 3}), never trained;
+* ``ood``: ids in ``ood_low..ood_high`` (101..200), never seen in training, with the
+  training edge types, so that only the ids are new.
+
+Every split's chains use one id range and one set of edge types throughout.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from anchorbench.data.dataset import Dataset, token_dtype
+from anchorbench.data.family import Family, FamilyParams, split_of
+from anchorbench.data.seeding import rng_for
+
+
+class MatchingParams(FamilyParams):
+    ORDER_TOKEN: ClassVar[bool] = False  # matching-order states k in the sequence
+
+    seq_len: int = Field(0, description="derived: 2 * (chain_len - 1) + 1 (+1 with an order token); leave 0")
+    n_train: int = Field(100_000, ge=1)
+    n_test: int = Field(1000, ge=1)
+    hops: int = Field(2, ge=1, le=5, description="k: the label is the node k hops after the query")
+    chain_len: int = Field(7, ge=2, description="nodes in the chain")
+    block: int = Field(5, ge=2, description="ids come in blocks; edge type = (next - prev) mod block")
+    node_low: int = Field(20, ge=1)
+    node_high: int = Field(99, ge=1)
+    ood_low: int = Field(101, ge=1)
+    ood_high: int = Field(200, ge=1)
+    train_shifts: list[int] = Field(default_factory=lambda: [0, 1, 4])
+    test_shifts: list[int] = Field(default_factory=lambda: [2, 3])
+    noise_low: int = Field(20, description="unused by matching; kept for the shared parameter set")
+    noise_high: int = Field(99, description="unused by matching")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_seq_len(cls, data: dict) -> dict:
+        if isinstance(data, dict):
+            chain = data.get("chain_len", cls.model_fields["chain_len"].default)
+            derived = 2 * (int(chain) - 1) + 1 + int(cls.ORDER_TOKEN) if isinstance(chain, int) else 0
+            if data.get("seq_len") not in (None, 0, derived):
+                raise ValueError(f"seq_len is derived from chain_len ({derived}); leave it unset")
+            data = {**data, "seq_len": derived}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MatchingParams:
+        if self.chain_len < self.max_hops() + 1:
+            raise ValueError(
+                f"chain_len {self.chain_len} is shorter than hops+1 = {self.max_hops() + 1}: "
+                "no query has a node that many hops ahead"
+            )
+        for name, lo, hi in (("node", self.node_low, self.node_high), ("ood", self.ood_low, self.ood_high)):
+            if hi >= self.vocab_size:
+                raise ValueError(f"{name}_high {hi} is outside the vocabulary (vocab_size {self.vocab_size})")
+            if (hi - lo + 1) // self.block * self.block < self.chain_len:
+                raise ValueError(f"{name} ids {lo}..{hi} hold fewer than chain_len whole blocks of ids")
+        if not (self.ood_low > self.node_high or self.ood_high < self.node_low):
+            raise ValueError("ood ids must not overlap the training ids")
+        if self.max_hops() >= self.node_low:
+            raise ValueError("order tokens 1..hops must lie below node_low")
+        for name, shifts in (("train_shifts", self.train_shifts), ("test_shifts", self.test_shifts)):
+            if not shifts or any(not 0 <= s < self.block for s in shifts):
+                raise ValueError(f"{name} must be a non-empty list of values in 0..block-1")
+        if set(self.train_shifts) & set(self.test_shifts):
+            raise ValueError("train_shifts and test_shifts must not share an edge type")
+        return self
+
+    def max_hops(self) -> int:
+        return self.hops
+
+    def hop_choices(self) -> list[int]:
+        return [self.hops]
+
+
+class OrderParams(MatchingParams):
+    """Mixed hop counts 1..hops; the token before the query states k."""
+
+    ORDER_TOKEN = True
+
+    def hop_choices(self) -> list[int]:
+        return list(range(1, self.hops + 1))
+
+
+def _chains(rng: np.random.Generator, n: int, p: MatchingParams, lo: int, hi: int, shifts: list[int]) -> np.ndarray:
+    """``[n, chain_len]`` chains of distinct ids in lo..hi whose edges have types ``shifts``."""
+    n_blocks = (hi - lo + 1) // p.block
+    shift_arr = np.asarray(shifts, dtype=np.int64)
+    out = np.empty((n, p.chain_len), dtype=np.int64)
+    todo = np.arange(n)
+    while len(todo):  # redraw the (few) chains that revisit a node
+        m = len(todo)
+        nodes = np.empty((m, p.chain_len), dtype=np.int64)
+        nodes[:, 0] = lo + rng.integers(0, n_blocks * p.block, size=m)
+        for j in range(1, p.chain_len):
+            s = shift_arr[rng.integers(0, len(shift_arr), size=m)]
+            base = lo + p.block * rng.integers(0, n_blocks, size=m)
+            nodes[:, j] = base + (nodes[:, j - 1] - lo + s) % p.block
+        srt = np.sort(nodes, axis=1)
+        ok = (srt[:, 1:] != srt[:, :-1]).all(axis=1)
+        out[todo[ok]] = nodes[ok]
+        todo = todo[~ok]
+    return out
+
+
+def generate(p: MatchingParams, seed: int) -> Dataset:
+    dtype = token_dtype(p.vocab_size)
+    choices = p.hop_choices()
+    groups = tuple(f"k={k}" for k in choices)
+    splits = {}
+    for name, n, lo, hi, shifts in (
+        ("train", p.n_train, p.node_low, p.node_high, p.train_shifts),
+        ("test", p.n_test, p.node_low, p.node_high, p.test_shifts),
+        ("ood", p.n_test, p.ood_low, p.ood_high, p.train_shifts),
+    ):
+        rng = rng_for(seed, name)
+        chain = _chains(rng, n, p, lo, hi, shifts)
+        n_edges = p.chain_len - 1
+        order = np.argsort(rng.random((n, n_edges)), axis=1)  # a random shuffle of the edges per row
+        rows = np.arange(n)[:, None]
+        edges = np.stack([chain[rows, order], chain[rows, order + 1]], axis=2).reshape(n, 2 * n_edges)
+        k_idx = rng.integers(0, len(choices), size=n)
+        k = np.asarray(choices, dtype=np.int64)[k_idx]
+        query_at = (rng.random(n) * (p.chain_len - k)).astype(np.int64)  # query index i in 0..C-1-k
+        query = chain[np.arange(n), query_at]
+        label = chain[np.arange(n), query_at + k]
+        parts = [edges] + ([k[:, None]] if p.ORDER_TOKEN else []) + [query[:, None]]
+        tokens = np.concatenate(parts, axis=1).astype(dtype)
+        splits[name] = split_of(
+            tokens, label, k_idx, len(groups), hops=k.astype(np.uint8), query_index=query_at.astype(np.uint8)
+        )
+    return Dataset(seed, p.vocab_size, p.seq_len, groups, splits)
+
+
+def decode(ds: Dataset, split: str, i: int) -> str:
+    s = ds.splits[split]
+    t = [int(x) for x in s.tokens[i]]
+    n_edge_tokens = 2 * ((len(t) - 1) // 2)
+    edges = " ".join(f"{t[j]}>{t[j + 1]}" for j in range(0, n_edge_tokens, 2))
+    order = f" k={t[n_edge_tokens]}" if len(t) - n_edge_tokens == 2 else ""
+    return f"{edges} |{order} query={t[-1]}  ->  {int(s.labels[i])}  ({int(s.meta['hops'][i])} hops)"
+
+
+def verify(ds: Dataset, p: MatchingParams) -> list[str]:
+    """Follow the edges from the tokens alone and check labels, id ranges and edge types."""
+    problems = []
+    n_edges = p.chain_len - 1
+    for name, s in ds.splits.items():
+        tok = s.tokens.astype(np.int64)
+        parents, children = tok[:, 0 : 2 * n_edges : 2], tok[:, 1 : 2 * n_edges : 2]
+        query = tok[:, -1]
+        hops = tok[:, -2] if p.ORDER_TOKEN else np.full(len(s), p.hops)
+        if p.ORDER_TOKEN and not np.isin(hops, p.hop_choices()).all():
+            problems.append(f"{name}: order token outside 1..{p.hops}")
+            continue
+        if (np.sort(parents, axis=1)[:, 1:] == np.sort(parents, axis=1)[:, :-1]).any():
+            problems.append(f"{name}: a node is the parent of two edges")
+            continue
+        cur = query.copy()
+        rows = np.arange(len(s))
+        for h in range(int(hops.max())):
+            active = hops > h
+            match = parents == cur[:, None]
+            if (match.sum(axis=1)[active] != 1).any():
+                problems.append(f"{name}: the chain breaks before k hops")
+                break
+            cur = np.where(active, children[rows, match.argmax(axis=1)], cur)
+        else:
+            if (cur != s.labels).any():
+                problems.append(f"{name}: {int((cur != s.labels).sum())} labels are not the k-th successor")
+        lo, hi = (p.ood_low, p.ood_high) if name == "ood" else (p.node_low, p.node_high)
+        nodes = np.concatenate([parents, children, query[:, None]], axis=1)
+        if nodes.min() < lo or nodes.max() > hi:
+            problems.append(f"{name}: node ids outside {lo}..{hi}")
+        shifts = p.test_shifts if name == "test" else p.train_shifts
+        if not np.isin((children - parents) % p.block, shifts).all():
+            problems.append(f"{name}: edges of the wrong type (types outside {shifts})")
+        if (s.meta["hops"] != hops).any():
+            problems.append(f"{name}: meta hops disagree with the sequence")
+    train = ds.splits["train"].tokens
+    if ((train >= p.ood_low) & (train <= p.ood_high)).any():
+        problems.append("train: contains OOD node ids")
+    return problems
+
+
+CHAIN = Family(
+    "matching-chain",
+    MatchingParams,
+    generate,
+    decode,
+    verify,
+    "A chain of chain_len distinct nodes; its edges [parent, child] shuffled and flattened, then the "
+    "query node n_i; the label is n_(i+hops). Edge type = (child - parent) mod block: train uses "
+    "train_shifts {0,1,4}, test the unseen types test_shifts {2,3} on the same ids, ood unseen ids "
+    "ood_low..ood_high with the training types. Groups: k (the hop count).",
+)
+ORDER = Family(
+    "matching-order",
+    OrderParams,
+    generate,
+    decode,
+    verify,
+    "As matching-chain, but every sequence draws k from 1..hops and states it in a token (1..hops) "
+    "just before the query; the label is n_(i+k). Accuracy is reported per k (groups k=1..k=hops).",
+)

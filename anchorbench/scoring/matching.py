@@ -1,0 +1,33 @@
+"""[MATCH] reasoning scores: how many hops a model solves."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from anchorbench.scoring.evaluation import Evaluation
+from anchorbench.scoring.metric import metric
+
+SOLVED = 0.9  # accuracy at which a hop count counts as solved
+
+
+def accuracy_per_hops(ev: Evaluation, split: str = "test") -> dict[int, float]:
+    s = ev[split]
+    hops = s.split.meta["hops"]
+    return {int(k): float(s.correct[hops == k].mean()) for k in np.unique(hops)}
+
+
+@metric(
+    "max_hops_solved",
+    "higher",
+    f"largest k such that every hop count up to k reaches test accuracy >= {SOLVED} (0: none)",
+    bounds=(0, None),
+)
+def max_hops_solved(ev: Evaluation) -> float:
+    """Over the hop counts the task asks (all of 1..K for matching-order, one k for
+    matching-chain): the largest k such that it and every smaller asked k are solved."""
+    solved = 0
+    for k, acc in sorted(accuracy_per_hops(ev).items()):
+        if acc < SOLVED:
+            break
+        solved = k
+    return float(solved)

@@ -1,0 +1,121 @@
+"""[MATCH] matching tasks: the SPEC rules re-implemented row by row, and their scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anchorbench.errors import UserError
+from anchorbench.registry import METRICS, TASKS
+from anchorbench.scoring import Evaluation, SplitEval
+
+CHAIN, ORDER = "matching-chain-v1", "matching-order-v1"
+
+
+def generate(task: str, seed: int = 0, **params):
+    spec = TASKS.get(task)
+    p = spec.resolve_params({"n_train": 400, "n_test": 200, **params})
+    return p, spec.family_obj.generate(p, seed)
+
+
+def walk(row: list[int], chain_len: int, hops: int) -> int:
+    """The k-th successor of the query, from the edge tokens of one row (a dict per row)."""
+    edges = {row[2 * j]: row[2 * j + 1] for j in range(chain_len - 1)}
+    node = row[-1]
+    for _ in range(hops):
+        node = edges[node]
+    return node
+
+
+@pytest.mark.parametrize("task", [CHAIN, ORDER])
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_every_label_is_the_true_kth_successor_in_its_own_chain(task, hops):
+    p, ds = generate(task, hops=hops)
+    for name, s in ds.splits.items():
+        for i in range(len(s)):
+            row = s.tokens[i].tolist()
+            k = row[-2] if task == ORDER else hops
+            assert walk(row, p.chain_len, k) == int(s.labels[i]), (name, i)
+
+
+@pytest.mark.parametrize("task", [CHAIN, ORDER])
+def test_ood_node_ids_never_occur_in_training_data(task):
+    p, ds = generate(task, n_train=5000)
+    train = ds.splits["train"].tokens.astype(int)
+    assert not ((train >= p.ood_low) & (train <= p.ood_high)).any()
+    ood = ds.splits["ood"].tokens.astype(int)
+    nodes = ood[:, :-2] if task == ORDER else ood
+    assert nodes.min() >= p.ood_low and nodes.max() <= p.ood_high
+
+
+@pytest.mark.parametrize("split, shifts", [("train", {0, 1, 4}), ("test", {2, 3}), ("ood", {0, 1, 4})])
+def test_edge_types_follow_the_successor_rule(split, shifts):
+    p, ds = generate(CHAIN)
+    tok = ds.splits[split].tokens.astype(int)
+    parents, children = tok[:, 0:12:2], tok[:, 1:12:2]
+    assert set(np.unique((children - parents) % 5).tolist()) == shifts
+    # Successors land in whole blocks of 5 inside the split's id range.
+    lo = p.ood_low if split == "ood" else p.node_low
+    assert ((children - lo) // 5 >= 0).all()
+
+
+def test_chains_have_distinct_nodes_and_shuffled_edges():
+    p, ds = generate(CHAIN, n_train=2000)
+    tok = ds.splits["train"].tokens.astype(int)
+    nodes = np.concatenate([tok[:, 0:1], tok[:, 1:12:2]], axis=1)
+    for row in tok:
+        parents, children = row[0:12:2], row[1:12:2]
+        assert len(set(parents) | set(children)) == p.chain_len
+    # The first edge is not always the chain's first edge: edges are shuffled.
+    first_is_root = [row[0] not in set(row[1:12:2]) for row in tok]
+    assert 0.05 < np.mean(first_is_root) < 0.4
+    assert nodes.shape[1] == p.chain_len
+
+
+def test_sequence_layout_and_lengths():
+    p, ds = generate(CHAIN)
+    assert p.seq_len == 13 and ds.splits["train"].tokens.shape[1] == 13
+    q, dq = generate(ORDER)
+    assert q.seq_len == 14 and dq.splits["train"].tokens.shape[1] == 14
+    assert set(np.unique(dq.splits["test"].tokens[:, -2]).tolist()) == {1, 2, 3}
+    assert dq.group_names == ("k=1", "k=2", "k=3")
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"hops": 0}, "task.hops"),
+        ({"hops": 6}, "task.hops"),
+        ({"chain_len": 3, "hops": 3}, "shorter than hops+1"),
+        ({"ood_low": 90}, "overlap"),
+        ({"test_shifts": [1, 2]}, "share an edge type"),
+        ({"seq_len": 9}, "derived"),
+    ],
+)
+def test_bad_params_are_one_line_user_errors(params, message):
+    with pytest.raises(UserError) as info:
+        TASKS.get(CHAIN).resolve_params(params)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def _evaluation(ds, correct_by_k: dict[int, float]) -> Evaluation:
+    s = ds.splits["test"]
+    hops = s.meta["hops"]
+    preds = s.labels.copy()
+    rng = np.random.default_rng(0)
+    for k, frac in correct_by_k.items():
+        idx = np.flatnonzero(hops == k)
+        wrong = rng.choice(idx, size=int(round(len(idx) * (1 - frac))), replace=False)
+        preds[wrong] = 0
+    return Evaluation(0, {"test": SplitEval(s, preds, np.zeros(len(s)))}, ds.group_names)
+
+
+def test_max_hops_solved_counts_consecutive_solved_hop_counts():
+    metric = METRICS.get("max_hops_solved")
+    _, ds = generate(ORDER, hops=3, n_test=600)
+    assert metric(_evaluation(ds, {1: 1.0, 2: 0.95, 3: 0.5})) == 2
+    assert metric(_evaluation(ds, {1: 1.0, 2: 0.5, 3: 1.0})) == 1  # a gap stops the count
+    assert metric(_evaluation(ds, {1: 0.2, 2: 1.0, 3: 1.0})) == 0
+    _, chain = generate(CHAIN, hops=2)
+    assert metric(_evaluation(chain, {2: 1.0})) == 2
+    assert metric(_evaluation(chain, {2: 0.5})) == 0  # a failed 2-hop task solves nothing
