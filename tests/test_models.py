@@ -175,3 +175,18 @@ def test_importing_models_does_not_import_torch() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_tied_embeddings_share_one_matrix_and_still_train() -> None:
+    from anchorbench.models.transformer import Transformer
+
+    torch.manual_seed(0)
+    tied = Transformer(30, 5, d_model=16, tie_embeddings=True)
+    untied = Transformer(30, 5, d_model=16)
+    assert tied.head.weight is tied.tok_emb.weight
+    n = sum(p.numel() for p in tied.parameters())
+    assert n == sum(p.numel() for p in untied.parameters()) - 30 * 16
+    x = torch.randint(1, 30, (8, 5))
+    loss = torch.nn.functional.cross_entropy(tied(x)[:, -1], x[:, 0])
+    loss.backward()
+    assert tied.tok_emb.weight.grad is not None and tied.tok_emb.weight.grad.abs().sum() > 0

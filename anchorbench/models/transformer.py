@@ -70,6 +70,9 @@ class TransformerConfig(BaseModel):
         description="initialization rate gamma; larger = smaller init",
     )
     max_len: int | None = Field(None, ge=1, description="rows of the learned position table; None -> seq_len")
+    tie_embeddings: bool = Field(
+        False, description="the head reuses the token embedding (GPT-2 style): can emit tokens never trained as labels"
+    )
 
     @field_validator("d_head")
     @classmethod
@@ -198,6 +201,10 @@ class Transformer(nn.Module):
         self.head = nn.Linear(cfg.d_model, vocab_size, bias=True)  # biased, as in the [AF] code
 
         apply_init_rate(self, cfg.init_rate, cfg.init_distribution)
+        if cfg.tie_embeddings:
+            # logit_t = h . E_t (+ b_t): a token never seen as a label can still win if the
+            # model copies its embedding forward, which OOD matching needs ([MATCH] ood split).
+            self.head.weight = self.tok_emb.weight
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         T = tokens.shape[1]
