@@ -73,6 +73,10 @@ class TransformerConfig(BaseModel):
     tie_embeddings: bool = Field(
         False, description="the head reuses the token embedding (GPT-2 style): can emit tokens never trained as labels"
     )
+    freeze_embeddings: bool = Field(
+        False, description="keep token embeddings at their random init: unseen tokens then look like seen ones"
+    )
+    head_bias: bool = Field(True, description="a bias per output token in the head (the [AF] code has one)")
 
     @field_validator("d_head")
     @classmethod
@@ -198,13 +202,17 @@ class Transformer(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         # Post-LN already ends every block with a LayerNorm; pre-LN needs one before the head.
         self.ln_f = nn.LayerNorm(cfg.d_model) if cfg.norm == "pre" else None
-        self.head = nn.Linear(cfg.d_model, vocab_size, bias=True)  # biased, as in the [AF] code
+        self.head = nn.Linear(cfg.d_model, vocab_size, bias=cfg.head_bias)  # biased by default, as the [AF] code
 
         apply_init_rate(self, cfg.init_rate, cfg.init_distribution)
         if cfg.tie_embeddings:
             # logit_t = h . E_t (+ b_t): a token never seen as a label can still win if the
             # model copies its embedding forward, which OOD matching needs ([MATCH] ood split).
             self.head.weight = self.tok_emb.weight
+        if cfg.freeze_embeddings:
+            # Adam moves even never-used rows (tiny but consistent gradients through the
+            # softmax); frozen, an OOD token's embedding is a random vector like the rest.
+            self.tok_emb.weight.requires_grad_(False)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         T = tokens.shape[1]
