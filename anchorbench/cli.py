@@ -144,13 +144,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             score = result.scores.get(entry.task.primary_score)
             print(
                 f"  {entry.label} seed {result.seed}: {result.status}, {entry.task.primary_score} = "
-                f"{tables.num(score)} ({result.wall_time_s:.1f} s)", file=sys.stderr,
+                f"{tables.num(score)} ({'reused' if result.reused_from else f'{result.wall_time_s:.1f} s'})",
+                file=sys.stderr,
             )  # fmt: skip
 
     if not args.quiet:
         n = f"{len(plan.entries)} run(s) x {len(request.seeds)} seed(s)"
         print(f"anchorbench {__version__}: {n} -> {out}", file=sys.stderr)
-    outcomes = runner.execute(plan, out=out, resume=args.resume, progress=not args.quiet, on_result=announce)
+    outcomes = runner.execute(
+        plan, out=out, resume=args.resume, progress=not args.quiet, reuse=args.reuse, on_result=announce
+    )
     for o in outcomes:
         print()
         print(tables.run_header(o.results))
@@ -222,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", help="results folder of this invocation (default: results/<target>-<time>)")
     q.add_argument("--results-dir", default="results")
     q.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoints")
+    q.add_argument("--reuse", action="store_true",
+                   help="copy identical completed runs (same config hash, version and commit) from the results "
+                   "folder instead of training them again")  # fmt: skip
     q.add_argument("--quiet", action="store_true", help="no progress bars")
     q.add_argument("--no-groups", action="store_true", help="print per-split accuracy only")
     q.add_argument("--dry-run", action="store_true", help="validate and print the plan; train nothing")

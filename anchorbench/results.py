@@ -83,6 +83,9 @@ class RunResult(Record):
     steps_completed: int
     diverged_at: int | None = None
     resumed_from: int | None = Field(None, description="step the run was last resumed from, if any")
+    reused_from: str | None = Field(
+        None, description="an identical earlier run (same config hash, version and commit) this one copies"
+    )
     scores: dict[str, float | None] = Field(description="metric -> final value; null if not finite")
     splits: dict[str, SplitSummary] = Field(description="final per-split and per-group accuracy")
     probes: dict[str, Any] = Field(default_factory=dict, description="end-of-training probes (e.g. attention)")

@@ -287,8 +287,57 @@ def _same_request(have: dict[str, Any], want: dict[str, Any]) -> bool:
 
 
 # -- execution ------------------------------------------------------------------------------
+def find_reusable(results_root: Path, config_hash: str, exclude: Path) -> Path | None:
+    """A completed run with this config hash, written by this very version and commit."""
+    from anchorbench import __version__
+    from anchorbench.results import git_hash
+
+    for path in sorted(results_root.glob("*/*/seed-*/result.json")):
+        if path.parent == exclude:
+            continue
+        try:
+            data = read_json(path)
+        except (OSError, ValueError):
+            continue
+        env = data.get("env", {})
+        if (
+            data.get("config_hash") == config_hash
+            and data.get("status") == "completed"
+            and env.get("anchorbench_version") == __version__
+            and env.get("git_hash") is not None
+            and env.get("git_hash") == git_hash()
+        ):
+            return path.parent
+    return None
+
+
+def reuse_run(source: Path, run_dir: Path, results_root: Path) -> RunResult:
+    """Copy an identical earlier run (deterministic: training again would give the same scores)."""
+    import shutil
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for f in source.iterdir():
+        if f.is_file() and f.name not in ("result.json", "checkpoint.pt"):
+            shutil.copy2(f, run_dir / f.name)
+    old = RunResult.model_validate(read_json(source / "result.json"))
+    result = old.model_copy(update={"name": _relative(run_dir, results_root), "reused_from": old.name})
+    write_json(run_dir / "result.json", result)
+    return result
+
+
+def _relative(run_dir: Path, results_root: Path) -> str:
+    return str(run_dir.relative_to(results_root)) if run_dir.is_relative_to(results_root) else str(run_dir)
+
+
 def run_seed(
-    plan: EntryPlan, seed: int, run_dir: Path, *, results_root: Path, resume: bool, progress: bool
+    plan: EntryPlan,
+    seed: int,
+    run_dir: Path,
+    *,
+    results_root: Path,
+    resume: bool,
+    progress: bool,
+    reuse: bool = False,
 ) -> RunResult:
     import torch
 
@@ -298,6 +347,8 @@ def run_seed(
     result_path = run_dir / "result.json"
     if resume and result_path.exists():
         return RunResult.model_validate(read_json(result_path))
+    if reuse and (source := find_reusable(results_root, plan.config_hash(seed), exclude=run_dir)) is not None:
+        return reuse_run(source, run_dir, results_root)
     started = time.perf_counter()
     if plan.train.threads:
         torch.set_num_threads(plan.train.threads)
@@ -312,7 +363,7 @@ def run_seed(
     outcome = trainer.fit(resume=resume)
     final = outcome.final
     result = RunResult(
-        name=str(run_dir.relative_to(results_root)) if run_dir.is_relative_to(results_root) else str(run_dir),
+        name=_relative(run_dir, results_root),
         task=plan.task_ref(),
         model=ModelRef(name=plan.model.name, config=plan.model.config, n_params=count_params(model)),
         intervention=plan.intervention_ref(),
@@ -354,6 +405,7 @@ def execute(
     out: Path,
     resume: bool,
     progress: bool,
+    reuse: bool = False,
     on_result: Callable[[EntryPlan, RunResult], None] | None = None,
 ) -> list[EntryOutcome]:
     seeds = plan.request.seeds
@@ -366,8 +418,9 @@ def execute(
         results = []
         for seed in seeds:
             result = run_seed(
-                entry, seed, folder / f"seed-{seed}", results_root=out.parent, resume=resume, progress=progress
-            )
+                entry, seed, folder / f"seed-{seed}", results_root=out.parent, resume=resume, progress=progress,
+                reuse=reuse,
+            )  # fmt: skip
             results.append(result)
             if on_result:
                 on_result(entry, result)
