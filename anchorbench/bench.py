@@ -120,7 +120,8 @@ def minimal_loop_workload(steps: int) -> Workload:
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
             idx = torch.randint(0, len(x_all), (cfg.batch_size,), generator=gen)
-            loss = F.cross_entropy(model(x_all[idx])[:, -1], y_all[idx])
+            # The same last-position forward the trainer uses, so the ratio is the harness overhead.
+            loss = F.cross_entropy(model(x_all[idx], last_only=True)[:, -1], y_all[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

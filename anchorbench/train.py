@@ -52,6 +52,13 @@ def eval_steps(cfg: TrainConfig) -> list[int]:
     return sorted(steps | {0, cfg.steps})
 
 
+def last_logits(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """Logits ``[B, V]`` for the position after the last token (the only one trained and scored)."""
+    if getattr(model, "supports_last_only", False):
+        return model(tokens, last_only=True)[:, -1]
+    return model(tokens)[:, -1]
+
+
 def pick_device(choice: str) -> torch.device:
     if choice == "cuda" and not torch.cuda.is_available():
         raise UserError("train.device=cuda but no CUDA device is available")
@@ -93,7 +100,7 @@ class Evaluator:
             x, y = self.tensors[name]
             preds, losses = [], []
             for i in range(0, len(split), self.cfg.eval_batch_size):
-                logits = model(x[i : i + self.cfg.eval_batch_size])[:, -1].float()
+                logits = last_logits(model, x[i : i + self.cfg.eval_batch_size]).float()
                 target = y[i : i + self.cfg.eval_batch_size]
                 losses.append(F.cross_entropy(logits, target, reduction="none").cpu())
                 preds.append(logits.argmax(-1).cpu())
@@ -237,7 +244,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         idx = torch.from_numpy(self.order.indices(step)).to(self.device)
-        logits = self.model(self.train_x[idx])[:, -1]
+        logits = last_logits(self.model, self.train_x[idx])
         loss = F.cross_entropy(logits.float(), self.train_y[idx])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

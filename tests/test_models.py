@@ -190,3 +190,15 @@ def test_tied_embeddings_share_one_matrix_and_still_train() -> None:
     loss = torch.nn.functional.cross_entropy(tied(x)[:, -1], x[:, 0])
     loss.backward()
     assert tied.tok_emb.weight.grad is not None and tied.tok_emb.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("norm", ["pre", "post", "none"])
+def test_last_only_forward_equals_the_last_position_of_the_full_forward(norm) -> None:
+    from anchorbench.models.transformer import Transformer
+
+    torch.manual_seed(0)
+    m = Transformer(40, 7, d_model=32, n_layers=3, n_heads=2, norm=norm)
+    x = torch.randint(1, 40, (5, 7))
+    out = m(x, last_only=True)
+    assert out.shape == (5, 1, 40)
+    assert torch.allclose(out[:, -1], m(x)[:, -1], atol=1e-5)
