@@ -125,6 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         intervention=args.intervention,
         grid=tuple(args.grid),
         seeds=tuple(runner.parse_seeds(args.seeds)),
+        probes=runner.parse_probes(args.probes),
     )
     plan = runner.make_plan(request)
     if args.dry_run:
@@ -160,6 +161,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(tables.accuracy_table(o.results, groups=not args.no_groups))
         print()
         print(tables.scores_table(o.results, o.aggregate))
+        if o.results[0].timing:
+            print()
+            print(tables.timing_table(o.results, o.aggregate))
         print(f"-> {o.folder}/aggregate.json, {o.folder}/seed-*/result.json, history.jsonl")
     for c in runner.comparisons(plan, outcomes, out):
         print()
@@ -222,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the values of one of a suite's grid axes (e.g. model.n_layers=2,3,4)",
     )
     q.add_argument("--seeds", default="1", help="a count (3 -> seeds 0,1,2) or a list (0,5,7)")
+    q.add_argument("--probes", help="training-dynamics probes at every evaluation: all, or some of "
+                   "weight_norm,rd,condensation,fourier (stored in history.jsonl)")  # fmt: skip
     q.add_argument("--out", help="results folder of this invocation (default: results/<target>-<time>)")
     q.add_argument("--results-dir", default="results")
     q.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoints")

@@ -55,6 +55,10 @@ def first_step_reaching(history: list[dict[str, Any]], split: str, threshold: fl
 def resolution(train: dict[str, Any]) -> str:
     if train["eval_schedule"] == "linear":
         return f"every {train['eval_every']} steps"
+    if train["eval_schedule"] == "dense-log":
+        return (
+            f"every {train['eval_every']} steps to {train['eval_dense_until']}, then {train['eval_points']} log-spaced"
+        )
     return f"{train['eval_points']} log-spaced evaluations"
 
 

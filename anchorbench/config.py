@@ -33,9 +33,10 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(0.01, ge=0)
     betas: tuple[float, float] = (0.9, 0.999)
     grad_clip: float | None = Field(1.0, gt=0, description="max global grad norm; null disables")
-    eval_schedule: Literal["linear", "log"] = "linear"
+    eval_schedule: Literal["linear", "log", "dense-log"] = "linear"
     eval_every: int = Field(100, ge=1, description="linear schedule: evaluate every k steps")
     eval_points: int = Field(40, ge=2, description="log schedule: about this many log-spaced evals")
+    eval_dense_until: int = Field(1000, ge=1, description="dense-log: every eval_every steps up to here, then log")
     eval_size: int = Field(2048, ge=1, description="examples per split used at each evaluation")
     eval_batch_size: int = Field(4096, ge=1)
     checkpoint_every: int | None = Field(

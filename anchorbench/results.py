@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from anchorbench.stats import mean_ci
+from anchorbench.stats import kaplan_meier_median, mean_ci
 
 SCHEMA_VERSION = 1
 SCHEMA_DIR = Path(__file__).parent / "schema"
@@ -89,6 +89,9 @@ class RunResult(Record):
     scores: dict[str, float | None] = Field(description="metric -> final value; null if not finite")
     splits: dict[str, SplitSummary] = Field(description="final per-split and per-group accuracy")
     probes: dict[str, Any] = Field(default_factory=dict, description="end-of-training probes (e.g. attention)")
+    timing: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="grokking timing per threshold q ('0.95', '0.99'); see scoring/grokking.py"
+    )
     wall_time_s: float = Field(description="training and evaluation time of this process")
     created_at: str
     env: Environment
@@ -117,6 +120,9 @@ class AggregateResult(Record):
     seeds: list[int]
     statuses: list[str]
     scores: dict[str, ScoreSummary]
+    timing: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per q: fraction grokked and the Kaplan-Meier median t_gen with its CI"
+    )
     runs: list[str] = Field(description="result.json paths relative to this file")
     created_at: str
 
@@ -130,7 +136,23 @@ def aggregate(name: str, results: list[RunResult], metrics: dict[str, Any]) -> A
         info = metrics[metric]
         stats = mean_ci(values, info.bounds)
         scores[metric] = ScoreSummary(direction=info.direction, values=values, **stats)  # type: ignore[arg-type]
+    timing = {}
+    for q in first.timing:
+        per_seed = [r.timing.get(q, {}) for r in results]
+        km = kaplan_meier_median(
+            [t.get("t_gen") for t in per_seed], [t.get("budget", r.steps_completed) for t, r in zip(per_seed, results)]
+        )
+        timing[q] = {
+            "fraction_grokked": sum(bool(t.get("grokked")) for t in per_seed) / len(per_seed),
+            "grokked": sum(bool(t.get("grokked")) for t in per_seed),
+            "n": len(per_seed),
+            "km_median_t_gen": km["median"],
+            "km_ci": [km["ci_low"], km["ci_high"]],
+            "censored": km["censored"],
+            "survival": km["curve"],
+        }
     return AggregateResult(
+        timing=timing,
         name=name,
         task=first.task,
         model=first.model,

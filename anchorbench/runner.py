@@ -101,6 +101,7 @@ class Request:
     intervention: str | None = None
     grid: tuple[str, ...] = ()  # "section.key=v1,v2" overrides of a suite's grid axes
     seeds: tuple[int, ...] = (0,)
+    probes: tuple[str, ...] = ()  # dynamics probes at every evaluation ("all" or names)
 
     def manifest(self) -> dict[str, Any]:
         return {
@@ -110,6 +111,7 @@ class Request:
             "intervention": self.intervention,
             "grid": list(self.grid),
             "seeds": list(self.seeds),
+            "probes": list(self.probes),
         }
 
 
@@ -329,6 +331,32 @@ def _relative(run_dir: Path, results_root: Path) -> str:
     return str(run_dir.relative_to(results_root)) if run_dir.is_relative_to(results_root) else str(run_dir)
 
 
+DYNAMICS = ("weight_norm", "rd", "condensation", "fourier")
+
+
+def parse_probes(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    names = DYNAMICS if text == "all" else tuple(x.strip() for x in text.split(",") if x.strip())
+    unknown = sorted(set(names) - set(DYNAMICS))
+    if unknown:
+        raise UserError(f"unknown probe '{unknown[0]}' (known: all, {', '.join(DYNAMICS)})")
+    return names
+
+
+def dynamics_probes(plan: EntryPlan, model: Any, names: tuple[str, ...]) -> Callable[[Any], dict[str, Any]] | None:
+    """The per-evaluation probes asked for, as one callable (None: none asked)."""
+    if not names:
+        return None
+    from anchorbench.scoring.dynamics import DynamicsProbes
+
+    p = plan.params.p if plan.task.family == "modular" and "fourier" in names else None
+    probe = DynamicsProbes(model, model.state_dict(), modular_p=p)
+    keys = {"weight_norm": "weight_norm", "rd": "rd", "condensation": "condensation", "fourier": "fourier_top5"}
+    wanted = {keys[n] for n in names}
+    return lambda m: {k: v for k, v in probe(m).items() if k in wanted}
+
+
 def run_seed(
     plan: EntryPlan,
     seed: int,
@@ -338,10 +366,13 @@ def run_seed(
     resume: bool,
     progress: bool,
     reuse: bool = False,
+    probes: tuple[str, ...] = (),
 ) -> RunResult:
     import torch
 
     from anchorbench.models.build import count_params
+    from anchorbench.scoring.dynamics import history_power_law
+    from anchorbench.scoring.grokking import run_timing
     from anchorbench.train import Trainer, _finite, finite_tree
 
     result_path = run_dir / "result.json"
@@ -359,6 +390,7 @@ def run_seed(
     trainer = Trainer(
         model, dataset, plan.train, seed=seed, metrics=metrics, run_dir=run_dir,
         config_hash=plan.config_hash(seed), progress=progress, desc=f"{plan.label} seed {seed}",
+        probes=dynamics_probes(plan, model, probes),
     )  # fmt: skip
     outcome = trainer.fit(resume=resume)
     final = outcome.final
@@ -376,10 +408,12 @@ def run_seed(
         resumed_from=outcome.resumed_from,
         scores={m.name: _finite(m(final)) for m in metrics},
         splits={k: SplitSummary(**v) for k, v in finite_tree(final.summary()).items()},
+        timing=run_timing(outcome.history, plan.train.steps),
         wall_time_s=round(time.perf_counter() - started, 3),
         created_at=now(),
         env=environment(str(trainer.device), torch.get_num_threads()),
     )
+    result.probes["power_law"] = finite_tree(history_power_law(outcome.history, plan.train.warmup_steps))
     for name in plan.task.probes:
         probe = PROBES.get(name)
         result.probes[name] = data = probe.compute(trainer.model, dataset, plan.params)
@@ -419,7 +453,7 @@ def execute(
         for seed in seeds:
             result = run_seed(
                 entry, seed, folder / f"seed-{seed}", results_root=out.parent, resume=resume, progress=progress,
-                reuse=reuse,
+                reuse=reuse, probes=plan.request.probes,
             )  # fmt: skip
             results.append(result)
             if on_result:

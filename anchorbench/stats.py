@@ -44,3 +44,57 @@ def mean_ci(
     if bounds[1] is not None:
         high = min(high, bounds[1])
     return {"mean": mean, "ci_low": low, "ci_high": high, "n": n}
+
+
+def kaplan_meier_median(
+    times: Sequence[float | None], censor_at: Sequence[float]
+) -> dict[str, float | int | bool | None]:
+    """Median event time with right-censoring, and its 95% confidence interval.
+
+    ``times[i]`` is the event time of run i, or None if it was censored at
+    ``censor_at[i]`` (e.g. the training budget). Survival S(t) is the Kaplan-Meier estimate;
+    the pointwise 95% band uses Greenwood's variance on the log(-log S) scale, and the
+    median's interval is the set of t whose band contains 0.5 (Brookmeyer-Crowley). A median
+    (or an upper limit) that S never reaches is None: more than half of the runs are censored.
+    """
+    n = len(times)
+    obs = sorted((t if t is not None else c, t is not None) for t, c in zip(times, censor_at))
+    at_risk, s, greenwood = n, 1.0, 0.0
+    curve = []  # (t, S, lower, upper) after each event time
+    i = 0
+    while i < len(obs):
+        t = obs[i][0]
+        deaths = sum(1 for x in obs if x[0] == t and x[1])
+        leaving = sum(1 for x in obs if x[0] == t)
+        if deaths:
+            s *= 1 - deaths / at_risk
+            if at_risk > deaths:
+                greenwood += deaths / (at_risk * (at_risk - deaths))
+            lo, hi = _loglog_band(s, greenwood)
+            curve.append((t, s, lo, hi))
+        at_risk -= leaving
+        i += leaving
+
+    def first(value_index: int) -> float | None:
+        return next((c[0] for c in curve if c[value_index] <= 0.5), None)
+
+    return {
+        "median": first(1),
+        "ci_low": first(2),
+        "ci_high": first(3),
+        "n": n,
+        "events": sum(1 for t in times if t is not None),
+        "censored": sum(1 for t in times if t is None),
+        "curve": [{"t": c[0], "survival": c[1], "lower": c[2], "upper": c[3]} for c in curve],
+    }
+
+
+def _loglog_band(s: float, greenwood: float) -> tuple[float, float]:
+    if s <= 0.0:
+        return 0.0, 0.0
+    if s >= 1.0:
+        return 1.0, 1.0
+    se = math.sqrt(greenwood) / abs(math.log(s))
+    z = 1.959964
+    # S ** exp(+z se) is the lower limit, S ** exp(-z se) the upper.
+    return s ** math.exp(z * se), s ** math.exp(-z * se)

@@ -100,3 +100,45 @@ def comparison_table(c: Any) -> str:
     rows.append(ratio)
     title = f"Paired comparison: {c.arm} vs {c.baseline} (same seeds and data; timing resolution {st.resolution})"
     return title + "\n" + tabulate(rows, headers=headers, tablefmt=FMT, disable_numparse=True)
+
+
+def _time(t: int | None, resolution: int | None) -> str:
+    if t is None:
+        return "—"
+    return f"{t}" if not resolution else f"{t} (±{resolution})"
+
+
+def timing_table(results: Sequence[RunResult], agg: AggregateResult) -> str:
+    """Grokking timing per seed at each q, and across seeds the Kaplan-Meier median t_gen."""
+    qs = list(results[0].timing)
+    if not qs:
+        return ""
+    headers = ["seed"]
+    for q in qs:
+        headers += [f"t_fit {q}", f"t_gen {q}", "ratio", "grokked"]
+    rows = []
+    for r in results:
+        row: list[Any] = [r.seed]
+        for q in qs:
+            t = r.timing[q]
+            mark = "yes" if t["grokked"] else ("censored" if t["censored"] else "no")
+            row += [
+                _time(t["t_fit"], t["resolution_fit"]),
+                _time(t["t_gen"], t["resolution_gen"]),
+                num(t["ratio"], 1),
+                mark,
+            ]
+        rows.append(row)
+    lines = ["Grokking timing (steps; ± = gap to the previous evaluation, the timing resolution)"]
+    lines.append(tabulate(rows, headers=headers, tablefmt=FMT, disable_numparse=True))
+    for q in qs:
+        s = agg.timing[q]
+        if s["km_median_t_gen"] is None:
+            median = f"not reached ({s['censored']} of {s['n']} censored at the budget)"
+        else:
+            hi = s["km_ci"][1]
+            median = (
+                f"{s['km_median_t_gen']:g} [95% CI {s['km_ci'][0]:g}, {'not reached' if hi is None else f'{hi:g}'}]"
+            )
+        lines.append(f"q={q}: grokked {s['grokked']}/{s['n']}; Kaplan-Meier median t_gen {median}")
+    return "\n".join(lines)

@@ -47,6 +47,12 @@ def eval_steps(cfg: TrainConfig) -> list[int]:
         steps = set(range(0, cfg.steps + 1, cfg.eval_every))
     elif cfg.eval_schedule == "log":
         steps = set(np.unique(np.round(np.logspace(0, math.log10(cfg.steps), cfg.eval_points))).astype(int).tolist())
+    elif cfg.eval_schedule == "dense-log":  # fine timing early (t_fit), log-spaced later (t_gen)
+        dense_end = min(cfg.eval_dense_until, cfg.steps)
+        steps = set(range(0, dense_end + 1, cfg.eval_every))
+        if cfg.steps > dense_end:
+            log = np.logspace(math.log10(dense_end), math.log10(cfg.steps), cfg.eval_points)
+            steps |= set(np.unique(np.round(log)).astype(int).tolist())
     else:  # pragma: no cover - TrainConfig's Literal rejects anything else
         raise ValueError(cfg.eval_schedule)
     return sorted(steps | {0, cfg.steps})
@@ -142,10 +148,11 @@ class Trainer:
         progress: bool = True,
         desc: str = "train",
         on_eval: Callable[[dict[str, Any]], None] | None = None,
+        probes: Callable[[nn.Module], dict[str, Any]] | None = None,
     ):
         self.cfg, self.seed, self.metrics = cfg, seed, list(metrics)
         self.run_dir, self.config_hash = run_dir, config_hash
-        self.progress, self.desc, self.on_eval = progress, desc, on_eval
+        self.progress, self.desc, self.on_eval, self.probes = progress, desc, on_eval, probes
         self.device = pick_device(cfg.device)
         self.model = model.to(self.device)
         self.dataset = dataset
@@ -262,6 +269,8 @@ class Trainer:
             "splits": finite_tree(ev.summary()),
             "scores": scores,
         }
+        if self.probes is not None:
+            record["probes"] = finite_tree(self.probes(self.model))
         self.history.append(record)
         self._last_eval = ev
         if self.run_dir:

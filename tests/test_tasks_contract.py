@@ -29,8 +29,26 @@ DOCUMENTED_SPLITS = {
 HELD_OUT_TASKS = [t for t in TASK_IDS if "held_out_pairs" in TASKS.get(t).family_obj.params.model_fields]
 
 
+def fields(task_id: str) -> set[str]:
+    return set(TASKS.get(task_id).family_obj.params.model_fields)
+
+
+def small(task_id: str) -> dict[str, Any]:
+    """Small sizes for the family: sampled families take n_train/n_test, modular a small p."""
+    return SMALL if "n_train" in fields(task_id) else {"p": 23}
+
+
 def params_for(task_id: str, **overrides: Any) -> Any:
-    return TASKS.get(task_id).resolve_params({**SMALL, **overrides})
+    if "vocab_size" in overrides and "p" in fields(task_id):  # modular derives its vocab (p + 3) from p
+        p = overrides.pop("vocab_size") - 3
+        while any(p % d == 0 for d in range(2, int(p**0.5) + 1)):  # division needs a prime
+            p += 1
+        overrides["p"] = p
+    return TASKS.get(task_id).resolve_params({**small(task_id), **overrides})
+
+
+def a_changed_param(task_id: str) -> dict[str, Any]:
+    return {"n_train": 601} if "n_train" in fields(task_id) else {"train_fraction": 0.4}
 
 
 @cache
@@ -96,9 +114,14 @@ def test_documented_splits_exist_with_their_sizes(task_id: str) -> None:
     ds = dataset(task_id, 0)
     expected = DOCUMENTED_SPLITS.get(spec.family, {"train", "test"})
     assert expected <= set(ds.splits)
-    assert len(ds.splits["train"]) == SMALL["n_train"]
-    for name in set(ds.splits) - {"train"}:
-        assert len(ds.splits[name]) == SMALL["n_test"], name
+    if "n_train" in fields(task_id):
+        assert len(ds.splits["train"]) == SMALL["n_train"]
+        for name in set(ds.splits) - {"train"}:
+            assert len(ds.splits[name]) == SMALL["n_test"], name
+    else:  # exhaustive families: the splits partition every example
+        p = params_for(task_id)
+        assert len(ds.splits["train"]) == round(p.train_fraction * p.n_pairs())
+        assert sum(len(x) for x in ds.splits.values()) == p.n_pairs()
 
 
 @pytest.mark.parametrize("task_id", TASK_IDS)
@@ -124,9 +147,9 @@ def test_tokens_and_labels_lie_in_the_vocab_without_padding(task_id: str) -> Non
 @pytest.mark.parametrize("vocab_size", [201, 256, 257])
 @pytest.mark.parametrize("task_id", TASK_IDS)
 def test_tokens_use_the_smallest_unsigned_dtype(task_id: str, vocab_size: int) -> None:
-    expected = np.uint8 if vocab_size <= 256 else np.uint16
     p = params_for(task_id, vocab_size=vocab_size)
     ds = TASKS.get(task_id).family_obj.generate(p, 0)
+    expected = np.uint8 if ds.vocab_size <= 256 else np.uint16
     for name, s in ds.splits.items():
         assert s.tokens.dtype == expected, name
         assert s.labels.dtype == expected, name
@@ -156,7 +179,10 @@ def test_verify_detects_a_corrupted_label(task_id: str) -> None:
     assert any(p.startswith("train") and "label" in p for p in problems), problems
 
 
-@pytest.mark.parametrize("task_id", TASK_IDS)
+KEY_SPLIT_TASKS = [t for t in TASK_IDS if "key_mod" in fields(t) or "test_shifts" in fields(t)]
+
+
+@pytest.mark.parametrize("task_id", KEY_SPLIT_TASKS)
 def test_verify_detects_a_test_key_in_train(task_id: str) -> None:
     problems = verify(task_id, replace_row(dataset(task_id, 0), "train", "test"))
     assert any(p.startswith("train") and "wrong type" in p for p in problems), problems
@@ -183,8 +209,7 @@ def test_spec_hash_is_stable_and_tracks_params(task_id: str) -> None:
     base = spec.spec_hash(params_for(task_id))
     assert base == spec.spec_hash(params_for(task_id))
     assert base.startswith("sha256:")
-    assert spec.spec_hash(params_for(task_id, n_train=601)) != base
-    assert spec.spec_hash(params_for(task_id, n_test=51)) != base
+    assert spec.spec_hash(params_for(task_id, **a_changed_param(task_id))) != base
 
 
 @pytest.mark.parametrize("task_id", TASK_IDS)
@@ -216,7 +241,7 @@ BAD_PARAMS = [
 @pytest.mark.parametrize(("task_id", "overrides"), BAD_PARAMS, ids=[f"{t}-{list(o)[0]}" for t, o in BAD_PARAMS])
 def test_bad_params_are_user_errors(task_id: str, overrides: dict[str, Any]) -> None:
     with pytest.raises(UserError) as info:
-        TASKS.get(task_id).resolve_params({**SMALL, **overrides})
+        TASKS.get(task_id).resolve_params({**small(task_id), **overrides})
     assert "\n" not in str(info.value)
 
 

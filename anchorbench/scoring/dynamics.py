@@ -1,0 +1,189 @@
+"""Training-dynamics probes ([COND], [PLAW], [GROK]).
+
+Computed at every evaluation (``--probes``) and stored in ``history.jsonl``:
+
+* ``weight_norm``: the L2 norm of all parameters;
+* ``rd``: relative weight change from initialization, ``||W(t) - W(0)|| / ||W(0)||``;
+* ``condensation``: the input weight vectors of one layer's neurons (W_Q of the first
+  block for the transformer, the first hidden layer otherwise), grouped greedily into
+  clusters of ``|cos| >= 0.95``; reports the number of clusters, the number of neurons and
+  the top eigenvalue of the ``|cos|`` matrix over the number of neurons (1 = all aligned);
+* ``fourier`` (modular tasks): the share of the number embeddings' power in their top-5
+  frequencies along the number axis ([GROK]: grokked embeddings are sparse in frequency).
+
+At the end of every run, from the history: ``power_law``, the exponent of the training
+loss, ``L(t) = c t^-alpha + L_inf`` (0 <= L_inf <= min L) fitted on log-binned points in a
+window that starts after warmup and after the loss has begun to fall, ends before it
+flattens onto its floor, and must span >= 1.5 decades; a plain log-log fit beside it; a
+flag when the two disagree by more than 0.1 or the best fit explains the log loss poorly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+COS_THRESHOLD = 0.95
+TOP_FREQUENCIES = 5
+
+
+# -- weights ---------------------------------------------------------------------------------
+def weight_norm(model: Any) -> float:
+    return float(math.sqrt(sum(float((p.detach().double() ** 2).sum()) for p in model.parameters())))
+
+
+def relative_change(model: Any, initial: dict[str, Any]) -> float:
+    num = den = 0.0
+    for name, p in model.named_parameters():
+        w0 = initial[name].to(p.device)
+        num += float(((p.detach() - w0).double() ** 2).sum())
+        den += float((w0.double() ** 2).sum())
+    return math.sqrt(num / den) if den > 0 else float("nan")
+
+
+def neuron_weights(model: Any) -> np.ndarray | None:
+    """The input weight vectors of the probed layer's neurons, one row each."""
+    import torch.nn as nn
+
+    blocks = getattr(model, "blocks", None)
+    if blocks is not None and hasattr(blocks[0].attn, "head_weights"):
+        w_q = blocks[0].attn.head_weights()[0]  # [H, D, C]
+        return w_q.reshape(-1, w_q.shape[-1]).detach().cpu().double().numpy()
+    for module in model.modules():
+        if isinstance(module, nn.Linear) and module.out_features >= 4:
+            return module.weight.detach().cpu().double().numpy()
+    return None
+
+
+def condensation(weights: np.ndarray, threshold: float = COS_THRESHOLD) -> dict[str, float]:
+    norms = np.linalg.norm(weights, axis=1, keepdims=True)
+    unit = weights / np.where(norms > 0, norms, 1.0)
+    cos = np.abs(unit @ unit.T)
+    unassigned = np.ones(len(unit), dtype=bool)
+    clusters = 0
+    while unassigned.any():  # greedy: the first unassigned neuron founds a cluster of its aligned peers
+        i = int(np.flatnonzero(unassigned)[0])
+        unassigned &= cos[i] < threshold
+        clusters += 1
+    top = float(np.linalg.eigvalsh(cos)[-1])
+    return {"clusters": float(clusters), "neurons": float(len(unit)), "top_eig_ratio": top / len(unit)}
+
+
+def fourier_concentration(model: Any, p: int, top: int = TOP_FREQUENCIES) -> float | None:
+    """Share of the number embeddings' power (tokens 1..p) in their ``top`` strongest frequencies."""
+    emb = getattr(model, "embed", None) or getattr(model, "tok_emb", None)
+    if emb is None:
+        return None
+    e = emb.weight.detach().cpu().double().numpy()[1 : p + 1]  # [p, d]
+    e = e - e.mean(axis=0)  # the constant (k = 0) component carries no frequency information
+    power = (np.abs(np.fft.rfft(e, axis=0)) ** 2).sum(axis=1)[1:]  # k = 1..p//2
+    total = power.sum()
+    return float(np.sort(power)[::-1][:top].sum() / total) if total > 0 else None
+
+
+class DynamicsProbes:
+    """Computes the per-evaluation probes; holds W(0) for RD."""
+
+    def __init__(self, model: Any, initial_state: dict[str, Any], modular_p: int | None = None):
+        self.initial = {k: v.detach().clone() for k, v in initial_state.items()}
+        self.modular_p = modular_p
+        self.has_neurons = neuron_weights(model) is not None
+
+    def __call__(self, model: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"weight_norm": weight_norm(model), "rd": relative_change(model, self.initial)}
+        if self.has_neurons:
+            out["condensation"] = condensation(neuron_weights(model))  # type: ignore[arg-type]
+        if self.modular_p is not None:
+            out["fourier_top5"] = fourier_concentration(model, self.modular_p)
+        return out
+
+
+# -- power law ---------------------------------------------------------------------------------
+def log_bin(t: np.ndarray, y: np.ndarray, per_decade: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Geometric-mean points in bins equally spaced in log10(t)."""
+    keep = (t > 0) & np.isfinite(y) & (y > 0)
+    t, y = t[keep], y[keep]
+    if len(t) == 0:
+        return t, y
+    edges = np.arange(math.floor(math.log10(t.min()) * per_decade), math.ceil(math.log10(t.max()) * per_decade) + 1)
+    which = np.digitize(np.log10(t) * per_decade, edges)
+    bt, by = [], []
+    for b in np.unique(which):
+        sel = which == b
+        bt.append(math.exp(np.log(t[sel]).mean()))
+        by.append(math.exp(np.log(y[sel]).mean()))
+    return np.array(bt), np.array(by)
+
+
+def _loglog(t: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Slope fit of log y = a - alpha log t: (alpha, log c, R^2)."""
+    x, z = np.log(t), np.log(y)
+    slope, intercept = np.polyfit(x, z, 1)
+    resid = z - (intercept + slope * x)
+    ss = ((z - z.mean()) ** 2).sum()
+    return float(-slope), float(intercept), float(1 - (resid**2).sum() / ss) if ss > 0 else 1.0
+
+
+def power_law(
+    steps: np.ndarray, loss: np.ndarray, start_after: int = 0, min_decades: float = 1.5, floor_margin: float = 0.02
+) -> dict[str, Any]:
+    t, y = log_bin(np.asarray(steps, float), np.asarray(loss, float))
+    if len(t) < 5:
+        return {"alpha": None, "reason": "too few evaluated points"}
+    # Window: after warmup, once the loss has fallen 10% of its total drop (past any plateau),
+    # until it is within floor_margin of that drop from the floor.
+    after = int(np.argmax(t > start_after)) if (t > start_after).any() else len(t)
+    peak = after + int(np.argmax(y[after:])) if after < len(t) else len(t) - 1
+    floor = y.min()
+    total = y[peak] - floor
+    falling = np.flatnonzero((np.arange(len(t)) >= peak) & (y <= y[peak] - 0.1 * total))
+    start = int(falling[0]) if len(falling) else peak
+    # The window ends where the curve flattens onto its floor: the local log-log slope (over
+    # +-2 bins) has fallen below a quarter of its value at the start, or the loss is within
+    # floor_margin of its drop from the floor. A pure power law never flattens: it runs to the end.
+    logt, logy = np.log(t), np.log(y)
+    slope = np.array([
+        (logy[min(i + 2, len(t) - 1)] - logy[max(i - 2, 0)]) / (logt[min(i + 2, len(t) - 1)] - logt[max(i - 2, 0)])
+        for i in range(len(t))
+    ])  # fmt: skip
+    initial = abs(np.median(slope[start : start + 5]))
+    drop = y[start] - floor
+    end = start + 1
+    while end < len(t) and abs(slope[end]) > 0.25 * initial and y[end] - floor > floor_margin * drop * 0.1:
+        end += 1
+    tw, yw = t[start:end], y[start:end]
+    decades = math.log10(tw[-1] / tw[0]) if len(tw) > 1 else 0.0
+    window = {"start": float(tw[0]), "end": float(tw[-1]), "decades": decades, "points": len(tw)}
+    if decades < min_decades or len(tw) < 5:
+        return {"alpha": None, "window": window, "reason": f"the window spans {decades:.2f} < {min_decades} decades"}
+    plain_alpha, _, plain_r2 = _loglog(tw, yw)
+    best = None
+    for l_inf in np.linspace(0.0, yw.min() * 0.999, 200):
+        alpha, logc, r2 = _loglog(tw, yw - l_inf)
+        if best is None or r2 > best[2]:
+            best = (alpha, logc, r2, l_inf)
+    alpha, logc, r2, l_inf = best  # type: ignore[misc]
+    disagree = abs(alpha - plain_alpha) > 0.1
+    poor = r2 < 0.98
+    return {
+        "alpha": alpha,
+        "c": math.exp(logc),
+        "l_inf": float(l_inf),
+        "r2": r2,
+        "alpha_loglog": plain_alpha,
+        "r2_loglog": plain_r2,
+        "window": window,
+        "flag": bool(disagree or poor),
+        "reason": "fits disagree by > 0.1" if disagree else "poor fit (R^2 < 0.98)" if poor else "ok",
+    }
+
+
+def history_power_law(history: list[dict[str, Any]], warmup_steps: int, split: str = "train") -> dict[str, Any]:
+    pts = [(r["step"], r["splits"].get(split, {}).get("loss")) for r in history if r["step"] > 0]
+    pts = [(s, v) for s, v in pts if v is not None]
+    if not pts:
+        return {"alpha": None, "reason": "no loss in the history"}
+    steps, loss = map(np.array, zip(*pts))
+    return power_law(steps, loss, start_after=warmup_steps)
