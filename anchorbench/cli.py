@@ -178,6 +178,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from anchorbench.plotting import plot_path
+
+    written = plot_path(Path(args.path))
+    for path in written:
+        print(path)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from anchorbench import bench
 
@@ -238,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--no-groups", action="store_true", help="print per-split accuracy only")
     q.add_argument("--dry-run", action="store_true", help="validate and print the plan; train nothing")
     q.set_defaults(func=cmd_run)
+
+    q = sub.add_parser("plot", help="draw a results folder: curves with t_fit/t_gen, probes, t_gen survival")
+    q.add_argument("path", help="a seed's run folder, an entry folder or a whole results/<run> folder")
+    q.set_defaults(func=cmd_plot)
 
     q = sub.add_parser("bench", help="throughput and memory benchmarks, as ratios measured side by side")
     q.add_argument("--quick", action="store_true", help="fewer repeats (a smoke check, noisier)")

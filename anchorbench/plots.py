@@ -84,3 +84,97 @@ def capacity_plot(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+SPLIT_COLORS = {"train": "tab:blue", "test": "tab:orange", "unseen": "tab:green", "ood": "tab:red"}
+
+
+def curves_plot(
+    history: list[dict[str, Any]], timing: dict[str, dict[str, Any]], *, path: Path | str, title: str
+) -> None:
+    """Accuracy and loss per split over steps (log axis), with t_fit / t_gen of each q marked."""
+    plt = _pyplot()
+    rows = [r for r in history if r["step"] > 0]  # a log axis has no step 0
+    steps = np.array([r["step"] for r in rows])
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for split in rows[0]["splits"] if rows else []:
+        color = SPLIT_COLORS.get(split)
+        acc = [r["splits"][split]["accuracy"] for r in rows]
+        loss = [r["splits"][split]["loss"] for r in rows]
+        acc_ax.plot(steps, [np.nan if a is None else a for a in acc], label=split, color=color)
+        loss_ax.plot(steps, [np.nan if v is None else v for v in loss], label=split, color=color)
+    for q, t in timing.items():
+        style = "--" if q == "0.95" else ":"
+        for key, color in (("t_fit", "tab:blue"), ("t_gen", "tab:orange")):
+            if t.get(key):
+                for ax in (acc_ax, loss_ax):
+                    ax.axvline(t[key], color=color, linestyle=style, linewidth=1)
+                acc_ax.annotate(f"{key}({q})", (t[key], 0.02 if key == "t_fit" else 0.1), rotation=90,
+                                fontsize=7, color=color, ha="right")  # fmt: skip
+    for ax, label in ((acc_ax, "accuracy"), (loss_ax, "loss")):
+        ax.set_xscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    acc_ax.set_ylim(-0.02, 1.02)
+    loss_ax.set_yscale("log")
+    acc_ax.legend(loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def probes_plot(history: list[dict[str, Any]], *, path: Path | str, title: str) -> bool:
+    """The per-evaluation probes over steps; False when the history has none."""
+    rows = [r for r in history if r["step"] > 0 and r.get("probes")]
+    if not rows:
+        return False
+    plt = _pyplot()
+    steps = np.array([r["step"] for r in rows])
+    series: dict[str, list[float]] = {}
+    for r in rows:
+        for key, value in r["probes"].items():
+            if isinstance(value, dict):  # condensation: clusters and top eigenvalue ratio
+                for sub in ("clusters", "top_eig_ratio"):
+                    series.setdefault(f"{key}.{sub}", []).append(value.get(sub, np.nan))
+            else:
+                series.setdefault(key, []).append(np.nan if value is None else value)
+    fig, axes = plt.subplots(1, len(series), figsize=(3.6 * len(series), 3.4), squeeze=False)
+    for ax, (name, values) in zip(axes[0], series.items()):
+        ax.plot(steps, values)
+        ax.set_xscale("log")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("step")
+        ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def survival_plot(timing: dict[str, dict[str, Any]], budget: int, *, path: Path | str, title: str) -> None:
+    """Kaplan-Meier survival of t_gen over seeds (share of runs not yet generalized), per q."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for q, s in timing.items():
+        ts = [0.0] + [c["t"] for c in s["survival"]] + [float(budget)]
+        surv = [1.0] + [c["survival"] for c in s["survival"]]
+        lower = [1.0] + [c["lower"] for c in s["survival"]]
+        upper = [1.0] + [c["upper"] for c in s["survival"]]
+        surv, lower, upper = (v + [v[-1]] for v in (surv, lower, upper))
+        line = ax.step(ts, surv, where="post", label=f"q={q}: median {s['km_median_t_gen'] or 'not reached'}")[0]
+        ax.fill_between(ts, lower, upper, step="post", alpha=0.15, color=line.get_color())
+        if s["censored"]:
+            ax.plot([budget], [surv[-1]], "|", markersize=14, color=line.get_color())  # censored at the budget
+    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
+    ax.set_xlim(0, budget * 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("step")
+    ax.set_ylabel("share of seeds not yet generalized")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

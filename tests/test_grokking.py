@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -224,3 +225,25 @@ def test_grokking_run_records_timing_probes_and_power_law(tmp_path, monkeypatch,
     assert history[0]["probes"]["rd"] == 0 and probes["rd"] > 0
     agg = json.loads((tmp_path / "g/modular-addition-v1/aggregate.json").read_text())
     assert agg["timing"]["0.95"]["n"] == 2
+
+
+def test_plot_command_draws_curves_probes_and_survival(tmp_path, monkeypatch, capsys):
+    from anchorbench.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    sets = ["task.p=13", "model.d_embed=16", "model.d_hidden=32", "train.steps=40", "train.eval_every=5",
+            "train.threads=1"]  # fmt: skip
+    argv = ["run", "modular-addition-v1", *(x for s in sets for x in ("--set", s)), "--probes", "rd", "--seeds", "2"]
+    assert main([*argv, "--out", "g", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["plot", "g"]) == 0
+    written = capsys.readouterr().out.split()
+    names = sorted(str(Path(p).relative_to(tmp_path / "g")) for p in written)
+    assert names == [
+        "modular-addition-v1/seed-0/curves.png", "modular-addition-v1/seed-0/probes.png",
+        "modular-addition-v1/seed-1/curves.png", "modular-addition-v1/seed-1/probes.png",
+        "modular-addition-v1/survival.png",
+    ]  # fmt: skip
+    for p in written:
+        assert Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and Path(p).stat().st_size > 5000
+    assert main(["plot", "nowhere"]) == 2

@@ -1,0 +1,54 @@
+"""``anchorbench plot PATH``: draw every plot a results folder supports.
+
+PATH may be one seed's run folder (``.../seed-0``), an entry folder (with
+``aggregate.json``), or a whole invocation (with ``run.json``). Per seed: ``curves.png``
+(accuracy and loss on a log step axis, t_fit/t_gen marked) and, when the run recorded
+probes, ``probes.png``. Per entry: ``survival.png``, the Kaplan-Meier curve of t_gen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from anchorbench.errors import UserError
+from anchorbench.results import AggregateResult, RunResult, read_json, read_jsonl
+
+
+def plot_seed(folder: Path) -> list[Path]:
+    from anchorbench import plots
+
+    result = RunResult.model_validate(read_json(folder / "result.json"))
+    history = read_jsonl(folder / result.history)
+    title = f"{result.task.id} · {result.model.name} · seed {result.seed}"
+    written = [folder / "curves.png"]
+    plots.curves_plot(history, result.timing, path=written[0], title=title)
+    if plots.probes_plot(history, path=folder / "probes.png", title=title):
+        written.append(folder / "probes.png")
+    return written
+
+
+def plot_entry(folder: Path) -> list[Path]:
+    from anchorbench import plots
+
+    written = []
+    for seed_dir in sorted(folder.glob("seed-*")):
+        if (seed_dir / "result.json").exists():
+            written += plot_seed(seed_dir)
+    agg = AggregateResult.model_validate(read_json(folder / "aggregate.json"))
+    if agg.timing:
+        budget = int(agg.train["steps"])
+        title = f"{agg.task.id} · {agg.model.name} · seeds {', '.join(map(str, agg.seeds))}: t_gen survival"
+        plots.survival_plot(agg.timing, budget, path=folder / "survival.png", title=title)
+        written.append(folder / "survival.png")
+    return written
+
+
+def plot_path(path: Path) -> list[Path]:
+    if (path / "result.json").exists():
+        return plot_seed(path)
+    if (path / "aggregate.json").exists():
+        return plot_entry(path)
+    entries = sorted(p.parent for p in path.glob("*/aggregate.json"))
+    if (path / "run.json").exists() and entries:
+        return [f for e in entries for f in plot_entry(e)]
+    raise UserError(f"{path} is not a results folder (no result.json, aggregate.json or run.json)")
