@@ -238,7 +238,7 @@ def test_plot_command_draws_curves_probes_and_survival(tmp_path, monkeypatch, ca
     capsys.readouterr()
     assert main(["plot", "g"]) == 0
     written = capsys.readouterr().out.split()
-    names = sorted(str(Path(p).relative_to(tmp_path / "g")) for p in written)
+    names = sorted(str(Path(p).relative_to("g")) for p in written)
     assert names == [
         "modular-addition-v1/seed-0/curves.png", "modular-addition-v1/seed-0/probes.png",
         "modular-addition-v1/seed-1/curves.png", "modular-addition-v1/seed-1/probes.png",
