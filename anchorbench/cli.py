@@ -164,6 +164,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if o.results[0].timing:
             print()
             print(tables.timing_table(o.results, o.aggregate))
+        print()
+        print(
+            tables.dynamics_table(o.results, [_last_probes(o.folder / f"seed-{r.seed}" / r.history) for r in o.results])
+        )
         print(f"-> {o.folder}/aggregate.json, {o.folder}/seed-*/result.json, history.jsonl")
     for c in runner.comparisons(plan, outcomes, out):
         print()
@@ -176,6 +180,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         print()
         print(REPORTS.get(plan.report)(plan, outcomes, out))
     return 0
+
+
+def _last_probes(history: Path) -> dict | None:
+    from anchorbench.results import read_jsonl
+
+    records = read_jsonl(history) if history.exists() else []
+    return records[-1].get("probes") if records else None
 
 
 def cmd_plot(args: argparse.Namespace) -> int:

@@ -142,3 +142,27 @@ def timing_table(results: Sequence[RunResult], agg: AggregateResult) -> str:
             )
         lines.append(f"q={q}: grokked {s['grokked']}/{s['n']}; Kaplan-Meier median t_gen {median}")
     return "\n".join(lines)
+
+
+def dynamics_table(results: Sequence[RunResult], final_probes: Sequence[dict[str, Any] | None]) -> str:
+    """Per seed: the probes at the last evaluation (if recorded) and the loss power-law fit."""
+    rows = []
+    for r, probes in zip(results, final_probes):
+        pl = r.probes.get("power_law", {})
+        alpha = "—" if pl.get("alpha") is None else f"{pl['alpha']:.2f}" + (" (flag)" if pl.get("flag") else "")
+        row = [r.seed, alpha]
+        if probes:
+            cond = probes.get("condensation") or {}
+            row += [
+                num(probes.get("weight_norm"), 1),
+                num(probes.get("rd"), 2),
+                f"{cond['clusters']:g}/{cond['neurons']:g}" if cond else "—",
+                num(probes.get("fourier_top5"), 2),
+            ]
+        rows.append(row)
+    headers = ["seed", "loss power law alpha"]
+    if any(final_probes):
+        headers += ["weight norm", "RD", "clusters/neurons", "fourier top5"]
+    return "Training dynamics (final evaluation)\n" + tabulate(
+        rows, headers=headers, tablefmt=FMT, disable_numparse=True
+    )

@@ -16,7 +16,7 @@ from anchorbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-PLACEHOLDERS = ("my_pkg",)  # illustrations of a user's own package
+PLACEHOLDERS = ("my_pkg", "results/<run>")  # a user's own package, a results folder of theirs
 
 
 def _commands() -> list[str]:
