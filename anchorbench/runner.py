@@ -1,256 +1,43 @@
-"""Plan and execute ``anchorbench run``: a task or a suite, one or more seeds.
+"""Execute a plan: where results go, training each seed, reuse, aggregation, comparisons.
 
-Planning resolves and validates everything (task, parameters, model, training config)
-before anything is written, so bad input never leaves a half-made results folder.
+Results layout: see :mod:`anchorbench.results`. Planning lives in :mod:`anchorbench.plan`;
+its names are re-exported here for callers of the runner.
 """
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from anchorbench.config import TrainConfig, parse_set, split_key, validate
 from anchorbench.errors import UserError
-from anchorbench.registry import METRICS, PROBES, TASKS
+from anchorbench.plan import (  # noqa: F401  (re-exported)
+    DYNAMICS,
+    EntryPlan,
+    Plan,
+    Request,
+    make_plan,
+    parse_probes,
+    parse_seeds,
+    plan_entry,
+    resolve_target,
+)
+from anchorbench.registry import METRICS, PROBES
 from anchorbench.results import (
     AggregateResult,
     ModelRef,
     RunResult,
     SplitSummary,
-    TaskRef,
     aggregate,
     environment,
     now,
     read_json,
     write_json,
 )
-from anchorbench.specs import (
-    TASK_ID,
-    CompareSpec,
-    SuiteEntry,
-    SuiteSpec,
-    TaskSpec,
-    content_hash,
-    load_suite,
-    suite_paths,
-)
 
 MANIFEST = "run.json"
-
-
-@dataclass(frozen=True)
-class EntryPlan:
-    """One task with a fully resolved configuration (seeds aside)."""
-
-    label: str
-    task: TaskSpec
-    params: Any  # the family's typed parameters
-    model: Any  # anchorbench.models.build.ModelSpec
-    train: TrainConfig
-    intervention: Any = None  # anchorbench.interventions.InterventionSpec, or None for the plain arm
-
-    @property
-    def spec_hash(self) -> str:
-        return self.task.spec_hash(self.params)
-
-    def intervention_ref(self) -> dict[str, Any] | None:
-        return None if self.intervention is None else {"name": self.intervention.name, **self.intervention.config}
-
-    def config_hash(self, seed: int) -> str:
-        payload = {
-            "task": self.spec_hash,
-            "model": {"name": self.model.name, "config": self.model.config},
-            "train": self.train.model_dump(mode="json"),
-            "seed": seed,
-        }
-        if self.intervention is not None:  # plain runs keep the hashes they had before interventions
-            payload["intervention"] = self.intervention_ref()
-        return content_hash(payload)
-
-    def build_model(self, seed: int) -> Any:
-        """The model as trained: seeded init, then the intervention (own generator) if any."""
-        import torch
-
-        torch.manual_seed(seed)
-        model = self.model.build(self.params.vocab_size, self.params.seq_len)
-        if self.intervention is not None:
-            self.intervention.apply(model, seed)
-        return model
-
-    def task_ref(self) -> TaskRef:
-        return TaskRef(
-            id=self.task.id,
-            version=self.task.version,
-            family=self.task.family,
-            spec_hash=self.spec_hash,
-            params=self.params.model_dump(mode="json"),
-        )
-
-
-@dataclass(frozen=True)
-class Request:
-    """What the user asked for; recorded in run.json, compared when resuming."""
-
-    target: str
-    model: str | None = None
-    sets: tuple[str, ...] = ()
-    intervention: str | None = None
-    grid: tuple[str, ...] = ()  # "section.key=v1,v2" overrides of a suite's grid axes
-    seeds: tuple[int, ...] = (0,)
-    probes: tuple[str, ...] = ()  # dynamics probes at every evaluation ("all" or names)
-
-    def manifest(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "model": self.model,
-            "sets": list(self.sets),
-            "intervention": self.intervention,
-            "grid": list(self.grid),
-            "seeds": list(self.seeds),
-            "probes": list(self.probes),
-        }
-
-
-@dataclass(frozen=True)
-class Plan:
-    request: Request
-    suite: SuiteSpec | None
-    entries: list[EntryPlan]
-    comparisons: list[tuple[str, str]]  # (baseline label, arm label), paired seed by seed
-    compare: CompareSpec | None = None
-    report: str | None = None
-
-    @property
-    def target(self) -> str:
-        return self.request.target
-
-
-def resolve_target(target: str, grid: tuple[str, ...] = ()) -> tuple[SuiteSpec | None, list[SuiteEntry]]:
-    """A suite name, a path to a suite YAML, or a task id."""
-    if target.endswith((".yaml", ".yml")) or target in suite_paths():
-        if target not in suite_paths() and not Path(target).is_file():
-            raise UserError(f"no such suite file: {target}")
-        suite = load_suite(target)
-        if grid:
-            suite = suite.model_copy(update={"grid": {**suite.grid, **parse_grid(grid, suite)}})
-        return suite, suite.expanded()
-    if grid:
-        raise UserError("--grid applies to suites with a grid (e.g. matching-depth), not to a single task")
-    if TASK_ID.match(target) or target in TASKS:
-        TASKS.entry(target)  # raises with the current version or "did you mean"
-        return None, [SuiteEntry(task=target)]
-    known = TASKS.names() + list(suite_paths())
-    close = difflib.get_close_matches(target, known, n=1, cutoff=0.6)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
-    raise UserError(f"unknown task or suite '{target}'.{hint} Known: {', '.join(known)}")
-
-
-def parse_grid(items: tuple[str, ...], suite: SuiteSpec) -> dict[str, list[Any]]:
-    """``model.n_layers=2,3,4`` -> {"model.n_layers": [2, 3, 4]}; only the suite's own axes."""
-    out = {}
-    for item in items:
-        key, sep, values = item.partition("=")
-        if not sep or not values:
-            raise UserError(f"--grid expects section.key=v1,v2,..., got '{item}'")
-        split_key(key)
-        if key not in suite.grid:
-            raise UserError(
-                f"--grid {key}: suite {suite.id} has no such axis (axes: {', '.join(suite.grid) or 'none'})"
-            )
-        out[key] = [parse_set(f"{key}={v}")[2] for v in values.split(",")]
-    return out
-
-
-def plan_entry(
-    entry: SuiteEntry, model: str | None, sets: list[str] | tuple[str, ...], intervention: str | None = None
-) -> EntryPlan:
-    from anchorbench.interventions import resolve_intervention
-    from anchorbench.models.build import resolve_model
-
-    spec: TaskSpec = TASKS.get(entry.task)
-    for metric in spec.scores:
-        METRICS.entry(metric)
-    for probe in spec.probes:
-        PROBES.entry(probe)
-    layers: dict[str, dict[str, Any]] = {
-        "task": dict(spec.params),
-        "model": dict(spec.defaults.model),
-        "train": dict(spec.defaults.train),
-        "intervention": {},
-    }
-    default_model = layers["model"]["name"]
-    # Suite sets, then --model / --intervention, then CLI sets; `model.name` anywhere switches the model.
-    items = [(*split_key(k), v) for k, v in entry.set.items()]
-    if model is not None:
-        items.append(("model", "name", model))
-    if intervention is not None:
-        items.append(("intervention", "name", intervention))
-    items += [parse_set(s) for s in sets]
-    names = [v for sec, k, v in items if (sec, k) == ("model", "name")]
-    if names and names[-1] != default_model:
-        # The task's default kwargs belong to its default model; another model starts from its own.
-        layers["model"] = {"name": names[-1]}
-    for section, key, value in items:
-        layers[section][key] = value
-    model_name = str(layers["model"].pop("name"))
-    iv = layers["intervention"]
-    if iv and "name" not in iv:
-        raise UserError(f"intervention.{next(iter(iv))} is set but no intervention is chosen (--intervention NAME)")
-    return EntryPlan(
-        label=entry.label,
-        task=spec,
-        params=spec.resolve_params(layers["task"]),
-        model=resolve_model(model_name, layers["model"]),
-        train=validate(TrainConfig, layers["train"], "train"),
-        intervention=resolve_intervention(str(iv.pop("name")), iv) if iv else None,
-    )
-
-
-def make_plan(request: Request) -> Plan:
-    from anchorbench.models.build import check_output
-
-    suite, entries = resolve_target(request.target, request.grid)
-    # With --intervention, the CLI's intervention.* settings belong to the intervention arm only.
-    plain_sets = tuple(s for s in request.sets if not (request.intervention and s.startswith("intervention.")))
-    plans = [plan_entry(e, request.model, plain_sets) for e in entries]
-    comparisons: list[tuple[str, str]] = []
-    compare = suite.compare if suite else None
-    if compare is not None:
-        comparisons = [(compare.baseline, p.label) for p in plans if p.label != compare.baseline]
-    if request.intervention is not None:
-        # Every entry gets an intervention twin, trained on the same seeds and data.
-        twins = [
-            plan_entry(e.model_copy(update={"name": f"{e.label}+{request.intervention}"}), request.model,
-                       request.sets, request.intervention)
-            for e in entries
-        ]  # fmt: skip
-        comparisons += [(p.label, t.label) for p, t in zip(plans, twins)]
-        plans = [x for pair in zip(plans, twins) for x in pair]
-    if any(p.train.device == "cuda" for p in plans):
-        from anchorbench.train import pick_device
-
-        pick_device("cuda")  # refuses now, before anything is written, when there is no GPU
-    for p in plans:  # build once (cheap) so a broken plug-in or intervention fails before anything is written
-        check_output(p.build_model(0), p.model.name, p.params.vocab_size, p.params.seq_len)
-    return Plan(request, suite, plans, comparisons, compare, suite.report if suite else None)
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``"3"`` -> [0, 1, 2]; ``"0,5,7"`` -> [0, 5, 7]."""
-    try:
-        if "," in text:
-            seeds = [int(s) for s in text.split(",") if s.strip()]
-        else:
-            seeds = list(range(int(text)))
-    except ValueError:
-        raise UserError(f"--seeds takes a count (3) or a list (0,5,7), got '{text}'") from None
-    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise UserError(f"--seeds must name at least one distinct non-negative seed, got '{text}'")
-    return seeds
 
 
 # -- where results go ---------------------------------------------------------------------
@@ -329,19 +116,6 @@ def reuse_run(source: Path, run_dir: Path, results_root: Path) -> RunResult:
 
 def _relative(run_dir: Path, results_root: Path) -> str:
     return str(run_dir.relative_to(results_root)) if run_dir.is_relative_to(results_root) else str(run_dir)
-
-
-DYNAMICS = ("weight_norm", "rd", "condensation", "fourier")
-
-
-def parse_probes(text: str | None) -> tuple[str, ...]:
-    if not text:
-        return ()
-    names = DYNAMICS if text == "all" else tuple(x.strip() for x in text.split(",") if x.strip())
-    unknown = sorted(set(names) - set(DYNAMICS))
-    if unknown:
-        raise UserError(f"unknown probe '{unknown[0]}' (known: all, {', '.join(DYNAMICS)})")
-    return names
 
 
 def dynamics_probes(plan: EntryPlan, model: Any, names: tuple[str, ...]) -> Callable[[Any], dict[str, Any]] | None:
