@@ -198,6 +198,55 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from anchorbench import sweep
+    from anchorbench.plan import parse_seeds
+    from anchorbench.tables import table
+
+    if args.address is not None and args.backend != "ray":
+        raise UserError("--address applies to --backend ray")
+    seeds = tuple(parse_seeds(args.seeds)) if args.seeds else None
+    plan = sweep.make_sweep_plan(args.file, model=args.model, sets=tuple(args.set), seeds=seeds)
+    workers, threads = sweep.resources(args.workers, args.threads)
+    if args.dry_run:
+        n_cfg = len(plan.entries)
+        print(f"{plan.spec.id} v{plan.spec.version}: {n_cfg} configuration(s) x {len(plan.seeds)} seed(s) = "
+              f"{len(plan.cells)} cells; {args.backend}, {workers} worker(s) x {threads} thread(s)")  # fmt: skip
+        rows = [
+            [label, p.model.name, f"{p.train.steps} x {p.train.batch_size}"] for label, (_, p) in plan.entries.items()
+        ]
+        print(table(rows, ["configuration", "model", "steps x batch"]))
+        return 0
+    if args.backend == "ray":
+        from anchorbench.backends import RayBackend
+
+        RayBackend(workers, args.address)  # refuses now when Ray is not installed
+    out = sweep.choose_sweep_out(plan, Path(args.out) if args.out else None, Path(args.results_dir), args.resume)
+    print(f"{plan.spec.id}: {len(plan.cells)} cells -> {out} ({args.backend}, {workers} worker(s) x "
+          f"{threads} thread(s){', seeds batched' if not args.no_batch else ''})", flush=True)  # fmt: skip
+    outcome = sweep.run_sweep(
+        plan, out, backend=args.backend, workers=workers, threads=threads, batch=not args.no_batch,
+        progress=not args.quiet, address=args.address,
+    )  # fmt: skip
+    errors = [c for c in outcome.cells if c["status"] == "error"]
+    print(f"ran {outcome.ran} cell(s), skipped {outcome.skipped} already done, {len(errors)} error(s) "
+          f"in {outcome.wall_time_s:.1f} s -> {out}/sweep.json")  # fmt: skip
+    for c in errors:
+        print(f"  error: {c['label']} seed {c['seed']}: {c['error']}")
+    print(f"next: anchorbench report {out}")
+    return 1 if errors else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from anchorbench.sweep_report import report
+
+    text, pngs = report(Path(args.path), plots=not args.no_plots)
+    print(text)
+    for path in pngs:
+        print(f"-> {path}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from anchorbench import bench
 
@@ -262,6 +311,34 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("plot", help="draw a results folder: curves with t_fit/t_gen, probes, t_gen survival")
     q.add_argument("path", help="a seed's run folder, an entry folder or a whole results/<run> folder")
     q.set_defaults(func=cmd_plot)
+
+    q = sub.add_parser("sweep", help="a grid of configs x seeds (a sweep YAML), on a process pool or Ray")
+    q.add_argument("file", help="a sweep YAML (e.g. tasks/sweeps/init-phase-cpu.yaml) or a built-in sweep's name")
+    q.add_argument("--model", help="registered model name or module:attr (default: the task's)")
+    q.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a key of every cell (repeatable)")  # fmt: skip
+    q.add_argument("--seeds", help="replace the sweep's seed axis: a count (3) or a list (0,5,7)")
+    q.add_argument("--backend", choices=["local", "ray"], default="local")
+    q.add_argument("--address", help="Ray: join this cluster ('auto': the one this machine is in); "
+                   "default: start a local Ray runtime")  # fmt: skip
+    q.add_argument("--workers", type=int, help="parallel workers (default: one per CPU core)")
+    q.add_argument("--threads", type=int, help="torch threads per worker (default: cores / workers)")
+    q.add_argument(
+        "--no-batch",
+        action="store_true",
+        help="train every seed separately (default: seeds of one config train as one batched ensemble)",
+    )
+    q.add_argument("--out", help="the sweep's results folder (default: results/<sweep id>-<time>)")
+    q.add_argument("--results-dir", default="results")
+    q.add_argument("--resume", action="store_true", help="skip the cells already done (by config hash)")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
+    q.add_argument("--dry-run", action="store_true", help="validate and print the cells; train nothing")
+    q.set_defaults(func=cmd_sweep)
+
+    q = sub.add_parser("report", help="aggregate a sweep: table (mean, 95%% CI) and phase-diagram PNGs")
+    q.add_argument("path", help="a sweep's results folder (holding sweep.json)")
+    q.add_argument("--no-plots", action="store_true", help="print the table only")
+    q.set_defaults(func=cmd_report)
 
     q = sub.add_parser("bench", help="throughput and memory benchmarks, as ratios measured side by side")
     q.add_argument("--quick", action="store_true", help="fewer repeats (a smoke check, noisier)")

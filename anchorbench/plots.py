@@ -27,18 +27,25 @@ def heatmaps(
     path: Path | str,
     vmax: float | None = None,
     fmt: str = "{:.2f}",
+    xlabel: str | None = None,
+    ylabel: str | None = None,
 ) -> None:
     """One annotated heatmap per panel, side by side, sharing a colour scale."""
     plt = _pyplot()
     n = len(panels)
     width = max(4.0, 0.9 * len(col_labels) + 1.5)
     fig, axes = plt.subplots(1, n, figsize=(width * n, 0.6 * len(row_labels) + 2.0), squeeze=False)
-    top = vmax if vmax is not None else max(float(np.nanmax(p)) for _, p in panels) or 1.0
+    finite = [float(np.nanmax(p)) for _, p in panels if np.isfinite(p).any()]
+    top = vmax if vmax is not None else (max(finite) if finite else 0.0) or 1.0
     for ax, (name, grid) in zip(axes[0], panels):
         im = ax.imshow(grid, vmin=0, vmax=top, cmap="viridis", aspect="auto")
         ax.set_xticks(range(len(col_labels)), col_labels, rotation=30, ha="right")
         ax.set_yticks(range(len(row_labels)), row_labels)
         ax.set_title(name)
+        if xlabel:
+            ax.set_xlabel(xlabel)
+        if ylabel:
+            ax.set_ylabel(ylabel)
         for (i, j), value in np.ndenumerate(grid):
             if np.isfinite(value):
                 ax.text(j, i, fmt.format(value), ha="center", va="center",

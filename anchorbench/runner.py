@@ -142,13 +142,6 @@ def run_seed(
     reuse: bool = False,
     probes: tuple[str, ...] = (),
 ) -> RunResult:
-    import torch
-
-    from anchorbench.models.build import count_params
-    from anchorbench.scoring.dynamics import history_power_law
-    from anchorbench.scoring.grokking import run_timing
-    from anchorbench.train import Trainer, _finite, finite_tree
-
     result_path = run_dir / "result.json"
     if resume and result_path.exists():
         return RunResult.model_validate(read_json(result_path))
@@ -156,22 +149,45 @@ def run_seed(
         return reuse_run(source, run_dir, results_root)
     started = time.perf_counter()
     if plan.train.threads:
+        import torch
+
         torch.set_num_threads(plan.train.threads)
+    trainer = prepare_seed(plan, seed, run_dir, progress=progress, probes=probes)
+    outcome = trainer.fit(resume=resume)
+    return finish_seed(plan, seed, run_dir, trainer, outcome, results_root=results_root, started=started)
+
+
+def prepare_seed(plan: EntryPlan, seed: int, run_dir: Path, *, progress: bool, probes: tuple[str, ...]) -> Any:
+    """Data, seeded model and a Trainer writing into ``run_dir`` (not yet trained)."""
+    from anchorbench.train import Trainer
+
     dataset = plan.task.family_obj.generate(plan.params, seed)
     model = plan.build_model(seed)
     metrics = [METRICS.get(name) for name in plan.task.scores]
     run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(
+    return Trainer(
         model, dataset, plan.train, seed=seed, metrics=metrics, run_dir=run_dir,
         config_hash=plan.config_hash(seed), progress=progress, desc=f"{plan.label} seed {seed}",
         probes=dynamics_probes(plan, model, probes),
     )  # fmt: skip
-    outcome = trainer.fit(resume=resume)
+
+
+def finish_seed(
+    plan: EntryPlan, seed: int, run_dir: Path, trainer: Any, outcome: Any, *, results_root: Path, started: float
+) -> RunResult:
+    """Score the trained model, run the task's probes, write model.pt and result.json."""
+    import torch
+
+    from anchorbench.models.build import count_params
+    from anchorbench.scoring.dynamics import history_power_law
+    from anchorbench.scoring.grokking import run_timing
+    from anchorbench.train import _finite, finite_tree
+
     final = outcome.final
     result = RunResult(
         name=_relative(run_dir, results_root),
         task=plan.task_ref(),
-        model=ModelRef(name=plan.model.name, config=plan.model.config, n_params=count_params(model)),
+        model=ModelRef(name=plan.model.name, config=plan.model.config, n_params=count_params(trainer.model)),
         intervention=plan.intervention_ref(),
         train=plan.train.model_dump(mode="json"),
         seed=seed,
@@ -180,7 +196,7 @@ def run_seed(
         steps_completed=outcome.steps_completed,
         diverged_at=outcome.diverged_at,
         resumed_from=outcome.resumed_from,
-        scores={m.name: _finite(m(final)) for m in metrics},
+        scores={m.name: _finite(m(final)) for m in trainer.metrics},
         splits={k: SplitSummary(**v) for k, v in finite_tree(final.summary()).items()},
         timing=run_timing(outcome.history, plan.train.steps),
         wall_time_s=round(time.perf_counter() - started, 3),
@@ -190,11 +206,13 @@ def run_seed(
     result.probes["power_law"] = finite_tree(history_power_law(outcome.history, plan.train.warmup_steps))
     for name in plan.task.probes:
         probe = PROBES.get(name)
-        result.probes[name] = data = probe.compute(trainer.model, dataset, plan.params)
+        result.probes[name] = data = probe.compute(trainer.model, trainer.dataset, plan.params)
         if probe.plot is not None:
             probe.plot(data, run_dir / f"{name}.png")
-    torch.save(trainer.model.state_dict(), run_dir / "model.pt")
-    write_json(result_path, result)
+    # clone: in an ensemble the parameters are views into stacked tensors, and saving a view
+    # would save the whole stack
+    torch.save({k: v.detach().clone() for k, v in trainer.model.state_dict().items()}, run_dir / "model.pt")
+    write_json(run_dir / "result.json", result)
     (run_dir / "checkpoint.pt").unlink(missing_ok=True)  # the result and model.pt supersede it
     return result
 

@@ -157,6 +157,52 @@ class SuiteSpec(Spec):
         return v
 
 
+class PhaseSpec(Spec):
+    """Which sweep axes a phase diagram puts on x and y, and which scores it draws."""
+
+    x: str
+    y: str | None = None
+    scores: list[str] = Field(default_factory=list, description="scores to draw; empty: all of the task's")
+
+
+class SweepSpec(Spec):
+    """A base run and the axes to vary: any config key (``section.key``) and ``seed``."""
+
+    id: str
+    version: int = Field(ge=1)
+    title: str
+    base: SuiteEntry
+    axes: dict[str, list[Any]] = Field(min_length=1)
+    phase: PhaseSpec | None = None
+
+    @model_validator(mode="after")
+    def _axes(self) -> SweepSpec:
+        for key, values in self.axes.items():
+            if not values:
+                raise ValueError(f"axis {key} has no values")
+            if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+                raise ValueError(f"axis {key} repeats a value")
+            if key == "seed":
+                if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+                    raise ValueError("axis seed takes non-negative integers")
+            elif key.count(".") != 1 or key.split(".")[0] not in ("task", "model", "train", "intervention"):
+                raise ValueError(f"axis '{key}' is not 'seed' or section.key (task, model, train, intervention)")
+        if self.phase is not None:
+            for ax in (self.phase.x, self.phase.y):
+                if ax is not None and (ax not in self.axes or ax == "seed"):
+                    raise ValueError(f"phase axis '{ax}' is not one of the sweep's config axes")
+        return self
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.axes.get("seed", [0]))
+
+    def as_suite(self) -> SuiteSpec:
+        """The config axes as a suite grid: one entry per combination, seeds aside."""
+        grid = {k: v for k, v in self.axes.items() if k != "seed"}
+        return SuiteSpec(id=self.id, version=self.version, title=self.title, runs=[self.base], grid=grid)
+
+
 def content_hash(payload: Any) -> str:
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
@@ -211,3 +257,15 @@ def load_suite(name_or_path: str) -> SuiteSpec:
     if path.parent.resolve() == (builtin_tasks_dir() / "suites").resolve() and spec.id != path.stem:
         raise UserError(f"{path}: id '{spec.id}' must match the file name")
     return spec
+
+
+def sweep_paths() -> dict[str, Path]:
+    return {p.stem: p for p in sorted((builtin_tasks_dir() / "sweeps").glob("*.yaml"))}
+
+
+def load_sweep(name_or_path: str) -> tuple[SweepSpec, Path]:
+    path = sweep_paths().get(name_or_path) or Path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(sweep_paths()) or "none"
+        raise UserError(f"no such sweep file: {name_or_path} (built-in sweeps: {known})")
+    return load_spec(path, SweepSpec), path

@@ -1,0 +1,200 @@
+"""Batched multi-seed training: runs that differ only in seed trained as one stacked ensemble.
+
+Every member keeps its own ``Trainer`` (its data, batch order, evaluator, history and run
+folder), so what it records is what a separate run records. Only the update is shared:
+the members' parameters are stacked along a new leading dimension, one ``vmap``-ed forward
+computes every member's logits on its own batch, the summed loss gives each member exactly
+its own gradient, and one AdamW steps the stack. AdamW and the learning-rate schedule act
+elementwise, so this is each member's own optimizer; gradient clipping is done per member.
+Each member's module holds *views* into the stacks, so evaluating or probing a member
+needs no copy.
+
+Results equal separate runs up to float rounding (a batched matmul sums in another order).
+The gain is fewer, larger kernels: on a CPU, small models spend most of a step in per-op
+overhead. Ensembles do not checkpoint; a killed ensemble is trained again on resume.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, vmap
+
+from anchorbench.plan import EntryPlan
+from anchorbench.results import RunResult
+
+
+class NotBatchable(Exception):
+    """The model cannot run under ``vmap`` (e.g. ``nn.LSTM``); train the seeds separately."""
+
+
+def _forward(base: torch.nn.Module, last_only: bool):
+    kwargs = {"last_only": True} if last_only else {}
+
+    def one(params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return functional_call(base, (params, buffers), (x,), kwargs)[:, -1]  # [B, V]
+
+    return vmap(one)
+
+
+class Ensemble:
+    """The stacked parameters of ``trainers``' models, and the shared update."""
+
+    def __init__(self, trainers: list[Any]):
+        self.trainers = trainers
+        self.cfg = trainers[0].cfg
+        self.models = [t.model for t in trainers]
+        base = self.models[0]
+        names = [n for n, p in base.named_parameters() if p.requires_grad]
+        self.params = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in self.models]) for n in names}
+        for p in self.params.values():
+            p.requires_grad_(True)
+        # Frozen parameters and buffers are stacked too (seeded per member), but not trained.
+        self.fixed = {
+            n: torch.stack([t.detach() for t in ts])
+            for n, ts in _by_name(self.models, include_frozen=True, names_trained=set(names)).items()
+        }
+        for i, m in enumerate(self.models):
+            for n, p in m.named_parameters():
+                p.data = (self.params[n] if n in self.params else self.fixed[n])[i]  # a view: no copy
+            for n, _ in m.named_buffers():
+                _set_buffer(m, n, self.fixed[n][i])
+        self.forward = _forward(base, getattr(base, "supports_last_only", False))
+        self.optimizer = torch.optim.AdamW(
+            list(self.params.values()), lr=self.cfg.lr, betas=self.cfg.betas, weight_decay=self.cfg.weight_decay
+        )
+        self._check(trainers)
+
+    def _check(self, trainers: list[Any]) -> None:
+        x = torch.stack([t.train_x[:2] for t in trainers])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "no batching rule" fallbacks are slow but correct
+                with torch.no_grad():
+                    self.forward(self.params, self.fixed, x)
+        except Exception as exc:  # noqa: BLE001 - any failure means: not batchable
+            raise NotBatchable(f"{type(self.models[0]).__name__}: {str(exc).splitlines()[0]}") from None
+
+    def step(self, step: int, active: list[bool]) -> torch.Tensor:
+        """One update of every member; returns the members' losses ``[S]``."""
+        from anchorbench.train import lr_at
+
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(step, self.cfg)
+        idx = [torch.from_numpy(t.order.indices(step)).to(t.device) for t in self.trainers]
+        x = torch.stack([t.train_x[i] for t, i in zip(self.trainers, idx)])  # [S, B, T]
+        y = torch.stack([t.train_y[i] for t, i in zip(self.trainers, idx)])  # [S, B]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logits = self.forward(self.params, self.fixed, x).float()  # [S, B, V]
+        losses = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(y.shape).mean(1)
+        self.optimizer.zero_grad(set_to_none=True)
+        # Members are independent: d(sum)/d(member i) is member i's own gradient. A member
+        # that has diverged is masked out so that its NaN cannot reach the shared optimizer.
+        mask = torch.tensor(active, device=losses.device)
+        torch.where(mask, losses, torch.zeros_like(losses)).sum().backward()
+        if self.cfg.grad_clip is not None:
+            self._clip(self.cfg.grad_clip)
+        self.optimizer.step()
+        return losses.detach()
+
+    def _clip(self, max_norm: float) -> None:
+        """``clip_grad_norm_`` per member: each member's total norm over all its parameters."""
+        grads = [p.grad for p in self.params.values() if p.grad is not None]
+        sq = sum(g.flatten(1).pow(2).sum(1) for g in grads)  # [S]
+        coef = (max_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))
+
+
+def _by_name(models: list[torch.nn.Module], *, include_frozen: bool, names_trained: set[str]) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for m in models:
+        for n, p in m.named_parameters():
+            if include_frozen and n not in names_trained:
+                out.setdefault(n, []).append(p)
+        for n, b in m.named_buffers():
+            out.setdefault(n, []).append(b)
+    return out
+
+
+def _set_buffer(module: torch.nn.Module, name: str, value: torch.Tensor) -> None:
+    owner_name, _, attr = name.rpartition(".")
+    owner = module.get_submodule(owner_name) if owner_name else module
+    owner._buffers[attr] = value
+
+
+def fit_ensemble(trainers: list[Any]) -> list[Any]:
+    """Train every trainer's model to ``cfg.steps`` together; one TrainOutcome per member."""
+    from anchorbench.train import TrainOutcome, eval_steps
+
+    ens = Ensemble(trainers)
+    cfg = ens.cfg
+    evals = set(eval_steps(cfg))
+    n = len(trainers)
+    running = torch.zeros(n, device=trainers[0].device)
+    running_n = 0
+    active = [True] * n
+    diverged_at: list[int | None] = [None] * n
+    stopped = [cfg.steps] * n
+    for t in trainers:
+        t.model.train()
+        if t.run_dir:
+            from anchorbench.results import write_jsonl
+
+            write_jsonl(t.run_dir / "history.jsonl", [])
+    step = 0
+    while True:
+        if step in evals:
+            for i, t in enumerate(trainers):
+                if active[i]:
+                    mean = (running[i] / running_n).item() if running_n else None
+                    t._record(t.evaluate(t.model, step), step, mean, None)
+            running.zero_()
+            running_n = 0
+        if step >= cfg.steps or not any(active):
+            break
+        running += ens.step(step, active)
+        running_n += 1
+        step += 1
+        if step % 10 == 0 or step == cfg.steps:
+            for i in range(n):
+                if active[i] and not torch.isfinite(running[i]):
+                    active[i], diverged_at[i], stopped[i] = False, step, step
+                    trainers[i]._record(trainers[i].evaluate(trainers[i].model, step), step, None, None)
+    outcomes = []
+    for i, t in enumerate(trainers):
+        final = t._last_eval if t._last_eval and t._last_eval.step == stopped[i] else t.evaluate(t.model, stopped[i])
+        status = "diverged" if diverged_at[i] is not None else "completed"
+        outcomes.append(TrainOutcome(status, stopped[i], diverged_at[i], final, t.history, None))
+    return outcomes
+
+
+def run_seeds_batched(
+    plan: EntryPlan,
+    seeds: list[int],
+    run_dirs: list[Path],
+    *,
+    results_root: Path,
+    probes: tuple[str, ...] = (),
+) -> list[RunResult]:
+    """Train ``seeds`` of one configuration as one ensemble; writes each seed's run folder
+    exactly as :func:`anchorbench.runner.run_seed` does. Raises NotBatchable."""
+    from anchorbench.runner import finish_seed, prepare_seed
+
+    started = time.perf_counter()
+    if plan.train.threads:
+        torch.set_num_threads(plan.train.threads)
+    trainers = [prepare_seed(plan, s, d, progress=False, probes=probes) for s, d in zip(seeds, run_dirs)]
+    outcomes = fit_ensemble(trainers)
+    # Wall time is shared: each member is charged an equal part of the ensemble's training time.
+    share = (time.perf_counter() - started) / len(seeds)
+    results = []
+    for s, d, t, o in zip(seeds, run_dirs, trainers, outcomes):
+        results.append(finish_seed(plan, s, d, t, o, results_root=results_root, started=time.perf_counter() - share))
+    return results

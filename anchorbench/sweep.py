@@ -1,0 +1,353 @@
+"""``anchorbench sweep``: a grid of configurations x seeds, run by a local process pool or Ray.
+
+Layout of one sweep (the same per-run layout as ``anchorbench run``, so ``plot`` works)::
+
+    results/<sweep>/sweep.json                    the index: request, axes, every cell's status
+    results/<sweep>/<label>/seed-<s>/result.json  one RunResult per cell
+    results/<sweep>/<label>/aggregate.json        written by ``anchorbench report``
+
+A cell is one configuration and one seed. It is done when its ``result.json`` exists with
+the cell's config hash (the content hash of task spec, model, training config and seed) and
+status completed or diverged; ``--resume`` skips done cells and runs the rest, errored cells
+included. A cell that raises is recorded with status ``error`` and its message, and the
+sweep goes on. Cells that differ only in seed can train as one batched ensemble
+(:mod:`anchorbench.ensemble`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anchorbench.errors import UserError
+from anchorbench.plan import EntryPlan, plan_entry
+from anchorbench.results import now, read_json, write_json
+from anchorbench.specs import SuiteEntry, SweepSpec, content_hash, load_sweep
+
+INDEX = "sweep.json"
+DONE = ("completed", "diverged")
+
+
+@dataclass(frozen=True)
+class Cell:
+    label: str
+    seed: int
+    coords: dict[str, Any]  # the value of every axis, seed included
+    config_hash: str
+
+    @property
+    def path(self) -> str:
+        return f"{self.label}/seed-{self.seed}"
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    spec: SweepSpec
+    source: Path
+    model: str | None
+    sets: tuple[str, ...]
+    seeds: tuple[int, ...]
+    entries: dict[str, tuple[SuiteEntry, EntryPlan]]  # label -> (entry, resolved plan)
+    cells: list[Cell]
+
+    @property
+    def spec_hash(self) -> str:
+        return content_hash(self.spec.model_dump(mode="json"))
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "sweep": {
+                "id": self.spec.id,
+                "version": self.spec.version,
+                "spec_hash": content_hash(self.spec.model_dump()),
+            },
+            "model": self.model,
+            "sets": list(self.sets),
+            "seeds": list(self.seeds),
+        }
+
+
+def make_sweep_plan(
+    name_or_path: str, *, model: str | None = None, sets: tuple[str, ...] = (), seeds: tuple[int, ...] | None = None
+) -> SweepPlan:
+    """Expand and validate every cell (building each model once) before anything runs."""
+    from anchorbench.models.build import check_output
+
+    spec, source = load_sweep(name_or_path)
+    seeds = tuple(seeds if seeds is not None else spec.seeds)
+    config_axes = [k for k in spec.axes if k != "seed"]
+    entries: dict[str, tuple[SuiteEntry, EntryPlan]] = {}
+    cells = []
+    for entry in spec.as_suite().expanded():
+        plan = plan_entry(entry, model, sets)
+        check_output(plan.build_model(0), plan.model.name, plan.params.vocab_size, plan.params.seq_len)
+        entries[entry.label] = (entry, plan)
+        coords = {k: entry.set[k] for k in config_axes}
+        cells += [Cell(entry.label, s, {**coords, "seed": s}, plan.config_hash(s)) for s in seeds]
+    hashes = [c.config_hash for c in cells]
+    if len(set(hashes)) != len(hashes):
+        raise UserError(f"{source}: two cells resolve to the same configuration (an axis value has no effect?)")
+    return SweepPlan(spec, source, model, tuple(sets), seeds, entries, cells)
+
+
+# -- where results go, what is done ---------------------------------------------------------
+def choose_sweep_out(plan: SweepPlan, out: Path | None, results_dir: Path, resume: bool) -> Path:
+    wanted = plan.manifest()
+    if out is not None:
+        if resume:
+            if not (out / INDEX).exists():
+                raise UserError(f"nothing to resume in {out} (no {INDEX})")
+            if not _same(read_json(out / INDEX).get("request", {}), wanted):
+                raise UserError(f"{out} holds another sweep or settings; resume with its arguments")
+            return out
+        if out.exists() and any(out.iterdir()):
+            raise UserError(f"{out} already holds results; pass --resume to continue it, or choose another --out")
+        return out
+    if resume:
+        earlier = [
+            p.parent for p in sorted(results_dir.glob(f"*/{INDEX}"), key=lambda p: p.stat().st_mtime)
+            if _same(read_json(p).get("request", {}), wanted)
+        ]  # fmt: skip
+        if not earlier:
+            raise UserError(f"no earlier run of this sweep in {results_dir}/ to resume")
+        return earlier[-1]
+    base = results_dir / f"{plan.spec.id}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def _same(have: dict[str, Any], want: dict[str, Any]) -> bool:
+    return all(have.get(k) == v for k, v in want.items())
+
+
+def cell_done(out: Path, cell: Cell) -> bool:
+    path = out / cell.path / "result.json"
+    if not path.exists():
+        return False
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return False
+    return data.get("config_hash") == cell.config_hash and data.get("status") in DONE
+
+
+# -- jobs: what one worker does ---------------------------------------------------------------
+@dataclass
+class Job:
+    """One or more seeds of one configuration; plain data, so it pickles to any worker."""
+
+    label: str
+    entry: dict[str, Any]
+    model: str | None
+    sets: tuple[str, ...]
+    seeds: list[int]
+    out: str
+    threads: int
+    batch: bool
+    ship: bool = False  # Ray: train in a scratch folder and send the files back
+
+
+@dataclass
+class CellReport:
+    label: str
+    seed: int
+    status: str  # completed | diverged | error
+    wall_time_s: float | None = None
+    error: str | None = None
+    batched: bool = False
+    scores: dict[str, float | None] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # relative path -> content (ship mode)
+
+
+def run_job(job: Job) -> list[CellReport]:
+    """Train a job's seeds; never raises: a failure becomes status ``error`` for its cells."""
+    import tempfile
+
+    import torch
+
+    torch.set_num_threads(max(1, job.threads))
+    scratch = tempfile.TemporaryDirectory(prefix="anchorbench-cell-") if job.ship else None
+    out = Path(scratch.name) / Path(job.out).name if scratch else Path(job.out)
+    try:
+        try:
+            plan = plan_entry(SuiteEntry.model_validate(job.entry), job.model, job.sets)
+        except Exception as exc:  # noqa: BLE001
+            return [CellReport(job.label, s, "error", error=_one_line(exc)) for s in job.seeds]
+        reports = _train(plan, job, out)
+        if scratch:
+            for r in reports:
+                run_dir = out / job.label / f"seed-{r.seed}"
+                r.files = {str(f.relative_to(out)): f.read_bytes() for f in run_dir.rglob("*") if f.is_file()}
+        return reports
+    finally:
+        if scratch:
+            scratch.cleanup()
+
+
+def _train(plan: EntryPlan, job: Job, out: Path) -> list[CellReport]:
+    from anchorbench.runner import run_seed
+
+    dirs = [out / job.label / f"seed-{s}" for s in job.seeds]
+    if job.batch and len(job.seeds) > 1:
+        from anchorbench.ensemble import NotBatchable, run_seeds_batched
+
+        try:
+            results = run_seeds_batched(plan, job.seeds, dirs, results_root=out.parent)
+            return [_report(job.label, r, batched=True) for r in results]
+        except NotBatchable:
+            pass  # e.g. an LSTM: train the seeds one after another
+        except Exception as exc:  # noqa: BLE001
+            return [CellReport(job.label, s, "error", error=_one_line(exc), batched=True) for s in job.seeds]
+    reports = []
+    for seed, run_dir in zip(job.seeds, dirs):
+        try:
+            result = run_seed(plan, seed, run_dir, results_root=out.parent, resume=False, progress=False)
+            reports.append(_report(job.label, result))
+        except Exception as exc:  # noqa: BLE001
+            reports.append(CellReport(job.label, seed, "error", error=_one_line(exc)))
+    return reports
+
+
+def _report(label: str, result: Any, batched: bool = False) -> CellReport:
+    return CellReport(label, result.seed, result.status, result.wall_time_s, batched=batched, scores=result.scores)
+
+
+def _one_line(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" ({Path(last[0].filename).name}:{last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}{where}"
+
+
+def make_jobs(plan: SweepPlan, pending: list[Cell], out: Path, *, workers: int, threads: int, batch: bool) -> list[Job]:
+    """One job per pending cell, or with batching, each configuration's seeds in enough
+    chunks that every worker has one (8 seeds of one config on 2 workers: 2 ensembles of 4)."""
+    by_label: dict[str, list[int]] = {}
+    for c in pending:
+        by_label.setdefault(c.label, []).append(c.seed)
+    jobs = []
+    for label, seeds in by_label.items():
+        entry, _ = plan.entries[label]
+        if batch:
+            n_chunks = min(len(seeds), max(1, math.ceil(workers / len(by_label))))
+            chunks = [seeds[i::n_chunks] for i in range(n_chunks)]
+        else:
+            chunks = [[s] for s in seeds]
+        jobs += [
+            Job(label, entry.model_dump(mode="json"), plan.model, plan.sets, sorted(ch), str(out), threads, batch)
+            for ch in chunks
+        ]
+    return jobs
+
+
+# -- the sweep ------------------------------------------------------------------------------
+@dataclass
+class SweepOutcome:
+    out: Path
+    cells: list[dict[str, Any]]
+    ran: int
+    skipped: int
+    wall_time_s: float
+
+
+def run_sweep(
+    plan: SweepPlan,
+    out: Path,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    threads: int | None = None,
+    batch: bool = True,
+    progress: bool = True,
+    address: str | None = None,
+    on_report: Callable[[CellReport], None] | None = None,
+) -> SweepOutcome:
+    from tqdm.auto import tqdm
+
+    from anchorbench.backends import get_backend
+
+    workers, threads = resources(workers, threads)
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    index = _load_index(plan, out)
+    pending = [c for c in plan.cells if not cell_done(out, c)]
+    for c in plan.cells:
+        if c not in pending:
+            index["cells"][c.path].update(status=read_json(out / c.path / "result.json")["status"], error=None)
+    write_json(out / INDEX, index)
+    jobs = make_jobs(plan, pending, out, workers=workers, threads=threads, batch=batch)
+    for job in jobs:
+        job.ship = backend == "ray"  # a Ray worker may be another machine: files come back by value
+    bar = tqdm(total=len(plan.cells), initial=len(plan.cells) - len(pending), desc=f"sweep {plan.spec.id}",
+               unit="cell", disable=not progress, dynamic_ncols=True)  # fmt: skip
+    errors = 0
+    try:
+        for reports in get_backend(backend, workers=workers, address=address).map(run_job, jobs):
+            for r in reports:
+                _write_shipped(out, r)
+                cell = index["cells"][f"{r.label}/seed-{r.seed}"]
+                cell.update(status=r.status, error=r.error, wall_time_s=r.wall_time_s, batched=r.batched)
+                errors += r.status == "error"
+                if on_report:
+                    on_report(r)
+            index["updated_at"] = now()
+            write_json(out / INDEX, index)
+            bar.update(len(reports))
+            bar.set_postfix({"errors": errors}, refresh=False)
+    finally:
+        bar.close()
+    return SweepOutcome(out, list(index["cells"].values()), len(pending), len(plan.cells) - len(pending),
+                        round(time.perf_counter() - started, 3))  # fmt: skip
+
+
+def resources(workers: int | None, threads: int | None) -> tuple[int, int]:
+    """Workers x threads per worker. Default: one single-thread worker per core, which beats
+    one worker with every core on small models (see docs/sweeps.md for the measurement)."""
+    cores = os.cpu_count() or 1
+    if workers is not None and workers < 1 or threads is not None and threads < 1:
+        raise UserError("--workers and --threads must be at least 1")
+    workers = workers or cores
+    return workers, threads or max(1, cores // workers)
+
+
+def _load_index(plan: SweepPlan, out: Path) -> dict[str, Any]:
+    old = read_json(out / INDEX)["cells"] if (out / INDEX).exists() else {}
+    cells = {}
+    for c in plan.cells:
+        prev = old.get(c.path, {})
+        cells[c.path] = {
+            "label": c.label, "seed": c.seed, "coords": c.coords, "config_hash": c.config_hash,
+            "result": f"{c.path}/result.json", "status": prev.get("status", "pending"),
+            "error": prev.get("error"), "wall_time_s": prev.get("wall_time_s"), "batched": prev.get("batched", False),
+        }  # fmt: skip
+    return {
+        "kind": "sweep",
+        "request": plan.manifest(),
+        "source": str(plan.source),
+        "title": plan.spec.title,
+        "axes": {k: v for k, v in plan.spec.axes.items() if k != "seed"} | {"seed": list(plan.seeds)},
+        "phase": plan.spec.phase.model_dump() if plan.spec.phase else None,
+        "cells": cells,
+        "created_at": read_json(out / INDEX).get("created_at", now()) if (out / INDEX).exists() else now(),
+        "updated_at": now(),
+    }
+
+
+def _write_shipped(out: Path, report: CellReport) -> None:
+    for rel, data in report.files.items():
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    report.files = {}
+
+
+def iter_cells(index: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield from index["cells"].values()
