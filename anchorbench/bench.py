@@ -9,6 +9,10 @@ alike. Absolute rates are printed for context only.
               batch and recipe (AdamW, clipping, lr schedule)   (target >= 0.95x)
 * model       the standard transformer vs torch.nn.TransformerEncoder of the same size,
               training steps per second                          (target >= 1.0x)
+* sweep       8 seed-cells of a small transformer (d=64, 2 layers, 300 steps): the local
+              backend (2 single-thread workers, seeds batched into ensembles; and without
+              batching) vs the 8 cells one after another in one process using every core
+                                                                 (target >= 1.5x)
 * memory      peak resident memory of `anchorbench run quickstart` (target < 1 GiB),
               and the token dtype of the stored data (smallest that holds the vocab)
 
@@ -229,6 +233,61 @@ def bench_model(quick: bool) -> list[Outcome]:
     return out
 
 
+SWEEP_BASE = {
+    "task": "anchor-composite-v1",
+    "set": {"task.n_train": 5000, "task.n_test": 200, "model.d_model": 64, "train.steps": 300,
+            "train.batch_size": 128, "train.warmup_steps": 20, "train.eval_every": 100},
+}  # fmt: skip
+
+
+def sweep_workload(n_seeds: int, *, workers: int, threads: int, batch: bool, steps: int = 300) -> Workload:
+    """Run a sweep of ``n_seeds`` cells (one config) into a fresh folder each call."""
+    import yaml
+
+    from anchorbench.sweep import make_sweep_plan, run_sweep
+
+    folder = tempfile.mkdtemp(prefix="anchorbench-bench-sweep-")
+    base = {"task": SWEEP_BASE["task"], "set": {**SWEEP_BASE["set"], "train.steps": steps}}
+    spec = {"id": "bench", "version": 1, "title": "bench", "base": base, "axes": {"seed": list(range(n_seeds))}}
+    path = f"{folder}/bench.yaml"
+    with open(path, "w") as f:
+        yaml.safe_dump(spec, f)
+    plan = make_sweep_plan(path)
+    calls = iter(range(10**6))
+
+    def work() -> None:
+        from pathlib import Path
+
+        run_sweep(plan, Path(folder) / f"run-{next(calls)}", workers=workers, threads=threads, batch=batch,
+                  progress=False)  # fmt: skip
+
+    return work
+
+
+def bench_sweep(quick: bool) -> list[Outcome]:
+    import os
+
+    cores = os.cpu_count() or 1
+    n, steps = 8, (100 if quick else 300)
+    sequential = sweep_workload(n, workers=1, threads=cores, batch=False, steps=steps)
+    contenders = {
+        f"sweep 8 cells: {cores} workers x 1 thread, batched": sweep_workload(n, workers=cores, threads=1, batch=True,
+                                                                               steps=steps),
+        f"sweep 8 cells: {cores} workers x 1 thread, not batched": sweep_workload(
+            n, workers=cores, threads=1, batch=False, steps=steps
+        ),
+        "sweep 8 cells: 1 worker x 1 thread, batched": sweep_workload(n, workers=1, threads=1, batch=True, steps=steps),
+    }  # fmt: skip
+    out = []
+    for name, work in contenders.items():
+        a, b, ratio = alternate(work, sequential, 1 if quick else 3)
+        target = ">= 1.5x" if "batched" in name and "not" not in name and cores > 1 else "-"
+        ok = ratio >= 1.5 if target != "-" else True
+        out.append(Outcome(name, f"{a:.1f} s", f"{b:.1f} s (1 process, {cores} threads, one cell after another)",
+                           ratio, target, ok))  # fmt: skip
+    return out
+
+
 def bench_memory(quick: bool) -> list[Outcome]:
     from anchorbench.data.dataset import token_dtype
     from anchorbench.registry import TASKS
@@ -268,6 +327,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Outcome]]] = {
     "trainer": bench_trainer,
     "model": bench_model,
     "memory": bench_memory,
+    "sweep": bench_sweep,
 }
 
 

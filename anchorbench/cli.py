@@ -223,9 +223,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         RayBackend(workers, args.address)  # refuses now when Ray is not installed
     out = sweep.choose_sweep_out(plan, Path(args.out) if args.out else None, Path(args.results_dir), args.resume)
     print(f"{plan.spec.id}: {len(plan.cells)} cells -> {out} ({args.backend}, {workers} worker(s) x "
-          f"{threads} thread(s){', seeds batched' if not args.no_batch else ''})", flush=True)  # fmt: skip
+          f"{threads} thread(s){', seeds batched' if args.batch else ''})", flush=True)  # fmt: skip
     outcome = sweep.run_sweep(
-        plan, out, backend=args.backend, workers=workers, threads=threads, batch=not args.no_batch,
+        plan, out, backend=args.backend, workers=workers, threads=threads, batch=args.batch,
         progress=not args.quiet, address=args.address,
     )  # fmt: skip
     errors = [c for c in outcome.cells if c["status"] == "error"]
@@ -324,9 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--workers", type=int, help="parallel workers (default: one per CPU core)")
     q.add_argument("--threads", type=int, help="torch threads per worker (default: cores / workers)")
     q.add_argument(
-        "--no-batch",
+        "--batch",
         action="store_true",
-        help="train every seed separately (default: seeds of one config train as one batched ensemble)",
+        help="train the seeds of one config as one batched (vmap) ensemble; pays off on a GPU and for tiny "
+        "models on a CPU (docs/sweeps.md)",
     )
     q.add_argument("--out", help="the sweep's results folder (default: results/<sweep id>-<time>)")
     q.add_argument("--results-dir", default="results")

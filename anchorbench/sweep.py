@@ -265,7 +265,7 @@ def run_sweep(
     backend: str = "local",
     workers: int | None = None,
     threads: int | None = None,
-    batch: bool = True,
+    batch: bool = False,
     progress: bool = True,
     address: str | None = None,
     on_report: Callable[[CellReport], None] | None = None,

@@ -178,10 +178,8 @@ def test_a_crashing_or_diverging_cell_is_recorded_and_the_sweep_goes_on(tmp_path
 
 def test_batched_seeds_equal_separate_runs(grid: Path, tmp_path: Path, cli):
     a, b = tmp_path / "batched", tmp_path / "separate"
-    assert cli("sweep", str(grid), "--out", str(a), "--workers", "1", "--threads", "1", "--quiet").code == 0
-    assert (
-        cli("sweep", str(grid), "--out", str(b), "--workers", "1", "--threads", "1", "--quiet", "--no-batch").code == 0
-    )
+    assert cli("sweep", str(grid), "--out", str(a), "--workers", "1", "--threads", "1", "--quiet", "--batch").code == 0
+    assert cli("sweep", str(grid), "--out", str(b), "--workers", "1", "--threads", "1", "--quiet").code == 0
     assert all(c["batched"] for c in cells(a).values()) and not any(c["batched"] for c in cells(b).values())
     assert scores(a) == scores(b)
     for rel in scores(a):
@@ -197,7 +195,7 @@ def test_batched_seeds_equal_separate_runs(grid: Path, tmp_path: Path, cli):
 def test_models_that_cannot_batch_fall_back_to_separate_runs(tmp_path: Path, cli):
     path = write_sweep(tmp_path, {"seed": [0, 1]}, drop=("model.d_model",))
     out = tmp_path / "out"
-    r = cli("sweep", str(path), "--model", "lstm", "--out", str(out), "--workers", "1", "--quiet")
+    r = cli("sweep", str(path), "--model", "lstm", "--out", str(out), "--workers", "1", "--quiet", "--batch")
     assert r.code == 0, r.err
     assert {c["status"] for c in cells(out).values()} == {"completed"}
     assert not any(c["batched"] for c in cells(out).values())
