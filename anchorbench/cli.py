@@ -355,6 +355,11 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"anchorbench: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `anchorbench ... | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("anchorbench: interrupted; `anchorbench run ... --resume` continues from the last checkpoint",
               file=sys.stderr)  # fmt: skip

@@ -265,6 +265,8 @@ def sweep_paths() -> dict[str, Path]:
 
 def load_sweep(name_or_path: str) -> tuple[SweepSpec, Path]:
     path = sweep_paths().get(name_or_path) or Path(name_or_path)
+    if not path.is_file() and path.parent.name == "sweeps" and path.stem in sweep_paths():
+        path = sweep_paths()[path.stem]  # tasks/sweeps/X.yaml as the docs write it, from any folder
     if not path.is_file():
         known = ", ".join(sweep_paths()) or "none"
         raise UserError(f"no such sweep file: {name_or_path} (built-in sweeps: {known})")

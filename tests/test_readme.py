@@ -16,7 +16,7 @@ from anchorbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-PLACEHOLDERS = ("my_pkg", "results/<run>")  # a user's own package, a results folder of theirs
+PLACEHOLDERS = ("my_pkg", "results/<")  # a user's own package, a results folder of theirs
 
 
 def _commands() -> list[str]:
@@ -53,7 +53,7 @@ def test_readme_command(command, tmp_path, monkeypatch, capsys):
     """Every `anchorbench ...` line: `run` lines are validated (--dry-run), the rest run for real."""
     monkeypatch.chdir(tmp_path)
     argv = shlex.split(command)[1:]
-    if argv[0] == "run":  # the quickstart trains for real in its own test above
+    if argv[0] in ("run", "sweep"):  # the quickstart trains for real in its own test above
         argv.append("--dry-run")
     if argv[0] == "bench":
         out = subprocess.run([sys.executable, "-m", "anchorbench", "bench", "--help"], capture_output=True, text=True)
