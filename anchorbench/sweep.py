@@ -9,9 +9,9 @@ Layout of one sweep (the same per-run layout as ``anchorbench run``, so ``plot``
 A cell is one configuration and one seed. It is done when its ``result.json`` exists with
 the cell's config hash (the content hash of task spec, model, training config and seed) and
 status completed or diverged; ``--resume`` skips done cells and runs the rest, errored cells
-included. A cell that raises is recorded with status ``error`` and its message, and the
-sweep goes on. Cells that differ only in seed can train as one batched ensemble
-(:mod:`anchorbench.ensemble`).
+included; a cell killed midway continues from its last checkpoint. A cell that raises is
+recorded with status ``error`` and its message, and the sweep goes on. Cells that differ
+only in seed can train as one batched ensemble (:mod:`anchorbench.ensemble`).
 """
 
 from __future__ import annotations
@@ -210,7 +210,10 @@ def _train(plan: EntryPlan, job: Job, out: Path) -> list[CellReport]:
     reports = []
     for seed, run_dir in zip(job.seeds, dirs):
         try:
-            result = run_seed(plan, seed, run_dir, results_root=out.parent, resume=False, progress=False)
+            # Not done (else it would not be a job): drop a stale result; a checkpoint left by a
+            # killed sweep is continued (the trainer checks it was written by this config).
+            (run_dir / "result.json").unlink(missing_ok=True)
+            result = run_seed(plan, seed, run_dir, results_root=out.parent, resume=True, progress=False)
             reports.append(_report(job.label, result))
         except Exception as exc:  # noqa: BLE001
             reports.append(CellReport(job.label, seed, "error", error=_one_line(exc)))

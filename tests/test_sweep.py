@@ -137,6 +137,11 @@ def test_killed_sweep_resumes_the_missing_cells(tmp_path: Path):
     assert r.returncode == 0, r.stderr
     assert f"ran {4 - done} cell(s), skipped {done}" in r.stdout
     assert {c["status"] for c in cells(out).values()} == {"completed"}
+    # The cell that was killed midway continued from its checkpoint: same scores as never killed.
+    fresh = tmp_path / "fresh"
+    r = subprocess.run([*cmd[:6], str(fresh), *cmd[7:]], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert scores(out) == scores(fresh)
 
 
 CRASHY = """
