@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print("anchorbench: interrupted; `anchorbench run ... --resume` continues from the last checkpoint",
+        print(f"anchorbench: interrupted; `anchorbench {args.command} ... --resume` continues from the last checkpoint",
               file=sys.stderr)  # fmt: skip
         return 130
 

@@ -128,7 +128,7 @@ def phase_diagrams(folder: Path, index: dict[str, Any], rows: list[Row], names: 
         path = folder / f"phase-{name}.png"
         heatmaps(
             [(name, grid)], row_labels=[str(v) for v in ys] if y else [""], col_labels=[str(v) for v in xs],
-            title=f"{index['request']['sweep']['id']}: {name}, mean over seeds" + (f" ({rest})" if rest else ""),
+            title=f"{index['request']['sweep']['id']}: mean over seeds" + (f" ({rest})" if rest else ""),
             path=path, vmax=1.0 if bounded else None, fmt="{:.2f}" if bounded else "{:.0f}",
             xlabel=_short(x), ylabel=_short(y) if y else None,
         )  # fmt: skip
