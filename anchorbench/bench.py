@@ -24,6 +24,7 @@ callables with pytest-benchmark.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import subprocess
 import sys
@@ -31,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -253,11 +255,9 @@ def sweep_workload(n_seeds: int, *, workers: int, threads: int, batch: bool, ste
     with open(path, "w") as f:
         yaml.safe_dump(spec, f)
     plan = make_sweep_plan(path)
-    calls = iter(range(10**6))
+    calls = itertools.count()
 
     def work() -> None:
-        from pathlib import Path
-
         run_sweep(plan, Path(folder) / f"run-{next(calls)}", workers=workers, threads=threads, batch=batch,
                   progress=False)  # fmt: skip
 

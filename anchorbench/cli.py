@@ -253,6 +253,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench.main(args)
 
 
+def model_args(q: argparse.ArgumentParser, *, set_help: str) -> None:
+    """--model and --set, shared by run and sweep."""
+    q.add_argument("--model", help="registered model name or module:attr (default: the task's)")
+    q.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help=set_help)
+
+
+def output_args(q: argparse.ArgumentParser, *, out: str, resume: str, dry_run: str) -> None:
+    """Where results go, resuming, progress and dry runs, shared by run and sweep."""
+    q.add_argument("--out", help=out)
+    q.add_argument("--results-dir", default="results")
+    q.add_argument("--resume", action="store_true", help=resume)
+    q.add_argument("--quiet", action="store_true", help="no progress bars")
+    q.add_argument("--dry-run", action="store_true", help=f"{dry_run}; train nothing")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="anchorbench", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"anchorbench {__version__}")
@@ -279,9 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("run", help="train and score: a task id, a suite name or a suite YAML file")
     q.add_argument("target")
-    q.add_argument("--model", help="registered model name or module:attr (default: the task's)")
-    q.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override task.*, model.*, train.* or intervention.* (repeatable)")  # fmt: skip
+    model_args(q, set_help="override task.*, model.*, train.* or intervention.* (repeatable)")
     q.add_argument(
         "--intervention",
         help="also train an intervention arm (e.g. orthogonal-noise) on the same "
@@ -297,15 +310,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seeds", default="1", help="a count (3 -> seeds 0,1,2) or a list (0,5,7)")
     q.add_argument("--probes", help="training-dynamics probes at every evaluation: all, or some of "
                    "weight_norm,rd,condensation,fourier (stored in history.jsonl)")  # fmt: skip
-    q.add_argument("--out", help="results folder of this invocation (default: results/<target>-<time>)")
-    q.add_argument("--results-dir", default="results")
-    q.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoints")
+    output_args(
+        q,
+        out="results folder of this invocation (default: results/<target>-<time>)",
+        resume="continue an interrupted run from its checkpoints",
+        dry_run="validate and print the plan",
+    )
     q.add_argument("--reuse", action="store_true",
                    help="copy identical completed runs (same config hash, version and commit) from the results "
                    "folder instead of training them again")  # fmt: skip
-    q.add_argument("--quiet", action="store_true", help="no progress bars")
     q.add_argument("--no-groups", action="store_true", help="print per-split accuracy only")
-    q.add_argument("--dry-run", action="store_true", help="validate and print the plan; train nothing")
     q.set_defaults(func=cmd_run)
 
     q = sub.add_parser("plot", help="draw a results folder: curves with t_fit/t_gen, probes, t_gen survival")
@@ -314,9 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("sweep", help="a grid of configs x seeds (a sweep YAML), on a process pool or Ray")
     q.add_argument("file", help="a sweep YAML (e.g. tasks/sweeps/init-phase-cpu.yaml) or a built-in sweep's name")
-    q.add_argument("--model", help="registered model name or module:attr (default: the task's)")
-    q.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a key of every cell (repeatable)")  # fmt: skip
+    model_args(q, set_help="override a key of every cell (repeatable)")
     q.add_argument("--seeds", help="replace the sweep's seed axis: a count (3) or a list (0,5,7)")
     q.add_argument("--backend", choices=["local", "ray"], default="local")
     q.add_argument("--address", help="Ray: join this cluster ('auto': the one this machine is in); "
@@ -329,11 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="train the seeds of one config as one batched (vmap) ensemble; pays off on a GPU and for tiny "
         "models on a CPU (docs/sweeps.md)",
     )
-    q.add_argument("--out", help="the sweep's results folder (default: results/<sweep id>-<time>)")
-    q.add_argument("--results-dir", default="results")
-    q.add_argument("--resume", action="store_true", help="skip the cells already done (by config hash)")
-    q.add_argument("--quiet", action="store_true", help="no progress bar")
-    q.add_argument("--dry-run", action="store_true", help="validate and print the cells; train nothing")
+    output_args(
+        q,
+        out="the sweep's results folder (default: results/<sweep id>-<time>)",
+        resume="skip the cells already done (by config hash)",
+        dry_run="validate and print the cells",
+    )
     q.set_defaults(func=cmd_sweep)
 
     q = sub.add_parser("report", help="aggregate a sweep: table (mean, 95%% CI) and phase-diagram PNGs")

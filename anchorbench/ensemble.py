@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
 from anchorbench.plan import EntryPlan
-from anchorbench.results import RunResult
+from anchorbench.results import RunResult, write_jsonl
 
 
 class NotBatchable(Exception):
@@ -50,15 +50,12 @@ class Ensemble:
         self.cfg = trainers[0].cfg
         self.models = [t.model for t in trainers]
         base = self.models[0]
-        names = [n for n, p in base.named_parameters() if p.requires_grad]
-        self.params = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in self.models]) for n in names}
-        for p in self.params.values():
-            p.requires_grad_(True)
+        states = [dict(m.named_parameters()) | dict(m.named_buffers()) for m in self.models]
+        stacked = {n: torch.stack([state[n].detach() for state in states]) for n in states[0]}
+        trained = [n for n, p in base.named_parameters() if p.requires_grad]
+        self.params = {n: stacked[n].requires_grad_(True) for n in trained}
         # Frozen parameters and buffers are stacked too (seeded per member), but not trained.
-        self.fixed = {
-            n: torch.stack([t.detach() for t in ts])
-            for n, ts in _by_name(self.models, include_frozen=True, names_trained=set(names)).items()
-        }
+        self.fixed = {n: t for n, t in stacked.items() if n not in self.params}
         for i, m in enumerate(self.models):
             for n, p in m.named_parameters():
                 p.data = (self.params[n] if n in self.params else self.fixed[n])[i]  # a view: no copy
@@ -112,17 +109,6 @@ class Ensemble:
             g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))
 
 
-def _by_name(models: list[torch.nn.Module], *, include_frozen: bool, names_trained: set[str]) -> dict[str, list]:
-    out: dict[str, list] = {}
-    for m in models:
-        for n, p in m.named_parameters():
-            if include_frozen and n not in names_trained:
-                out.setdefault(n, []).append(p)
-        for n, b in m.named_buffers():
-            out.setdefault(n, []).append(b)
-    return out
-
-
 def _set_buffer(module: torch.nn.Module, name: str, value: torch.Tensor) -> None:
     owner_name, _, attr = name.rpartition(".")
     owner = module.get_submodule(owner_name) if owner_name else module
@@ -131,7 +117,7 @@ def _set_buffer(module: torch.nn.Module, name: str, value: torch.Tensor) -> None
 
 def fit_ensemble(trainers: list[Any]) -> list[Any]:
     """Train every trainer's model to ``cfg.steps`` together; one TrainOutcome per member."""
-    from anchorbench.train import TrainOutcome, eval_steps
+    from anchorbench.train import HISTORY, TrainOutcome, eval_steps
 
     ens = Ensemble(trainers)
     cfg = ens.cfg
@@ -145,9 +131,7 @@ def fit_ensemble(trainers: list[Any]) -> list[Any]:
     for t in trainers:
         t.model.train()
         if t.run_dir:
-            from anchorbench.results import write_jsonl
-
-            write_jsonl(t.run_dir / "history.jsonl", [])
+            write_jsonl(t.run_dir / HISTORY, [])
     step = 0
     while True:
         if step in evals:

@@ -42,37 +42,54 @@ MANIFEST = "run.json"
 
 # -- where results go ---------------------------------------------------------------------
 def choose_out(plan: Plan, out: Path | None, results_dir: Path, resume: bool) -> Path:
-    wanted = plan.request.manifest()
+    stem = Path(plan.target).stem if plan.target.endswith((".yaml", ".yml")) else plan.target
+    return choose_folder(out, results_dir, resume, manifest=MANIFEST, wanted=plan.request.manifest(), stem=stem,
+                         what="command")  # fmt: skip
+
+
+def choose_folder(
+    out: Path | None,
+    results_dir: Path,
+    resume: bool,
+    *,
+    manifest: str,
+    wanted: dict[str, Any],
+    stem: str,
+    what: str,
+    request_of: Callable[[dict[str, Any]], dict[str, Any]] = lambda data: data,
+) -> Path:
+    """The results folder of an invocation. ``--out`` if given (refused when it holds other
+    results, unless resuming the same request); with ``--resume`` alone, the latest folder
+    in ``results_dir`` whose ``manifest`` file records the same request; else a new
+    ``<stem>-<time>`` folder. ``request_of`` picks the request out of the manifest file."""
+
+    def same(path: Path) -> bool:
+        have = request_of(read_json(path))
+        return all(have.get(k) == v for k, v in wanted.items())
+
     if out is not None:
         if resume:
-            if not (out / MANIFEST).exists():
-                raise UserError(f"nothing to resume in {out} (no {MANIFEST})")
-            have = read_json(out / MANIFEST)
-            if not _same_request(have, wanted):
-                raise UserError(f"{out} holds another request ({have.get('target')}); resume with its arguments")
+            if not (out / manifest).exists():
+                raise UserError(f"nothing to resume in {out} (no {manifest})")
+            if not same(out / manifest):
+                target = request_of(read_json(out / manifest)).get("target")
+                detail = f" ({target})" if target else ""
+                raise UserError(f"{out} holds another {what}{detail}; resume with its arguments")
             return out
         if out.exists() and any(out.iterdir()):
             raise UserError(f"{out} already holds results; pass --resume to continue it, or choose another --out")
         return out
     if resume:
-        earlier = [
-            d for d in sorted(results_dir.glob(f"*/{MANIFEST}"), key=lambda p: p.stat().st_mtime)
-            if _same_request(read_json(d), wanted)
-        ]  # fmt: skip
+        earlier = [p for p in sorted(results_dir.glob(f"*/{manifest}"), key=lambda p: p.stat().st_mtime) if same(p)]
         if not earlier:
-            raise UserError(f"no earlier run of this command in {results_dir}/ to resume")
+            raise UserError(f"no earlier run of this {what} in {results_dir}/ to resume")
         return earlier[-1].parent
-    stem = Path(plan.target).stem if plan.target.endswith((".yaml", ".yml")) else plan.target
     base = results_dir / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     out, n = base, 1
     while out.exists():
         n += 1
         out = base.with_name(f"{base.name}-{n}")
     return out
-
-
-def _same_request(have: dict[str, Any], want: dict[str, Any]) -> bool:
-    return all(have.get(k) == want.get(k) for k in want)
 
 
 # -- execution ------------------------------------------------------------------------------

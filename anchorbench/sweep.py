@@ -20,7 +20,7 @@ import math
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,46 +98,24 @@ def make_sweep_plan(
 
 # -- where results go, what is done ---------------------------------------------------------
 def choose_sweep_out(plan: SweepPlan, out: Path | None, results_dir: Path, resume: bool) -> Path:
-    wanted = plan.manifest()
-    if out is not None:
-        if resume:
-            if not (out / INDEX).exists():
-                raise UserError(f"nothing to resume in {out} (no {INDEX})")
-            if not _same(read_json(out / INDEX).get("request", {}), wanted):
-                raise UserError(f"{out} holds another sweep or settings; resume with its arguments")
-            return out
-        if out.exists() and any(out.iterdir()):
-            raise UserError(f"{out} already holds results; pass --resume to continue it, or choose another --out")
-        return out
-    if resume:
-        earlier = [
-            p.parent for p in sorted(results_dir.glob(f"*/{INDEX}"), key=lambda p: p.stat().st_mtime)
-            if _same(read_json(p).get("request", {}), wanted)
-        ]  # fmt: skip
-        if not earlier:
-            raise UserError(f"no earlier run of this sweep in {results_dir}/ to resume")
-        return earlier[-1]
-    base = results_dir / f"{plan.spec.id}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out, n = base, 1
-    while out.exists():
-        n += 1
-        out = base.with_name(f"{base.name}-{n}")
-    return out
+    from anchorbench.runner import choose_folder
+
+    return choose_folder(out, results_dir, resume, manifest=INDEX, wanted=plan.manifest(), stem=plan.spec.id,
+                         what="sweep", request_of=lambda index: index.get("request", {}))  # fmt: skip
 
 
-def _same(have: dict[str, Any], want: dict[str, Any]) -> bool:
-    return all(have.get(k) == v for k, v in want.items())
+def finished(result: dict[str, Any], config_hash: str) -> bool:
+    """A cell's result.json data is its finished run: this config hash, completed or diverged."""
+    return result.get("config_hash") == config_hash and result.get("status") in DONE
 
 
-def cell_done(out: Path, cell: Cell) -> bool:
-    path = out / cell.path / "result.json"
-    if not path.exists():
-        return False
+def done_status(out: Path, path: str, config_hash: str) -> str | None:
+    """The status of the finished cell at ``out/path``; None when it still has to run."""
     try:
-        data = read_json(path)
+        data = read_json(out / path / "result.json")
     except (OSError, ValueError):
-        return False
-    return data.get("config_hash") == cell.config_hash and data.get("status") in DONE
+        return None
+    return data["status"] if finished(data, config_hash) else None
 
 
 # -- jobs: what one worker does ---------------------------------------------------------------
@@ -281,10 +259,13 @@ def run_sweep(
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     index = _load_index(plan, out)
-    pending = [c for c in plan.cells if not cell_done(out, c)]
+    pending = []
     for c in plan.cells:
-        if c not in pending:
-            index["cells"][c.path].update(status=read_json(out / c.path / "result.json")["status"], error=None)
+        status = done_status(out, c.path, c.config_hash)
+        if status is None:
+            pending.append(c)
+        else:
+            index["cells"][c.path].update(status=status, error=None)
     write_json(out / INDEX, index)
     jobs = make_jobs(plan, pending, out, workers=workers, threads=threads, batch=batch)
     for job in jobs:
@@ -322,7 +303,8 @@ def resources(workers: int | None, threads: int | None) -> tuple[int, int]:
 
 
 def _load_index(plan: SweepPlan, out: Path) -> dict[str, Any]:
-    old = read_json(out / INDEX)["cells"] if (out / INDEX).exists() else {}
+    before = read_json(out / INDEX) if (out / INDEX).exists() else {}
+    old = before.get("cells", {})
     cells = {}
     for c in plan.cells:
         prev = old.get(c.path, {})
@@ -339,7 +321,7 @@ def _load_index(plan: SweepPlan, out: Path) -> dict[str, Any]:
         "axes": {k: v for k, v in plan.spec.axes.items() if k != "seed"} | {"seed": list(plan.seeds)},
         "phase": plan.spec.phase.model_dump() if plan.spec.phase else None,
         "cells": cells,
-        "created_at": read_json(out / INDEX).get("created_at", now()) if (out / INDEX).exists() else now(),
+        "created_at": before.get("created_at", now()),
         "updated_at": now(),
     }
 
@@ -350,7 +332,3 @@ def _write_shipped(out: Path, report: CellReport) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     report.files = {}
-
-
-def iter_cells(index: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield from index["cells"].values()

@@ -19,7 +19,7 @@ import numpy as np
 from anchorbench.errors import UserError
 from anchorbench.registry import METRICS
 from anchorbench.results import RunResult, aggregate, read_json, write_json
-from anchorbench.sweep import DONE, INDEX
+from anchorbench.sweep import DONE, INDEX, finished
 from anchorbench.tables import ci, num, table
 
 TIME_SCORE = "t_gen_0.95_km_median"
@@ -52,10 +52,9 @@ def collect(folder: Path, index: dict[str, Any]) -> list[Row]:
         results = []
         for c in cells:
             path = folder / c["result"]
-            if path.exists():
-                r = RunResult.model_validate(read_json(path))
-                if r.config_hash == c["config_hash"] and r.status in DONE:
-                    results.append(r)
+            data = read_json(path) if path.exists() else {}
+            if finished(data, c["config_hash"]):
+                results.append(RunResult.model_validate(data))
         statuses: dict[str, int] = {}
         for c in cells:
             statuses[c["status"]] = statuses.get(c["status"], 0) + 1
