@@ -9,7 +9,8 @@ alike. Absolute rates are printed for context only.
               batch and recipe (AdamW, clipping, lr schedule)   (target >= 0.95x)
 * model       the standard transformer vs torch.nn.TransformerEncoder of the same size,
               training steps per second                          (target >= 1.0x)
-* sweep       8 seed-cells of a small transformer (d=64, 2 layers, 300 steps): the local
+* sweep       8 seed-cells of a small transformer (2 layers; d=32 batch 32 1000 steps, and
+              d=64 batch 128 300 steps): the local
               backend (2 single-thread workers, seeds batched into ensembles; and without
               batching) vs the 8 cells one after another in one process using every core
                                                                  (target >= 1.5x)
@@ -237,19 +238,31 @@ def bench_model(quick: bool) -> list[Outcome]:
 
 SWEEP_BASE = {
     "task": "anchor-composite-v1",
-    "set": {"task.n_train": 5000, "task.n_test": 200, "model.d_model": 64, "train.steps": 300,
-            "train.batch_size": 128, "train.warmup_steps": 20, "train.eval_every": 100},
+    "set": {"task.n_train": 5000, "task.n_test": 200, "train.steps": 300, "train.warmup_steps": 20,
+            "train.eval_every": 100},
 }  # fmt: skip
+# Two model sizes: batching pays where a step is per-op overhead (tiny model, small batch)
+# and not where it is arithmetic (a batched matmul is no faster per flop than a plain one).
+# The fixed cost of starting worker processes (~2 s each, importing torch) is paid once per
+# sweep; 1000 steps keeps the tiny sweep long enough (~25 s) that it does not dominate.
+SWEEP_SIZES = {
+    "d=32 B=32": {"model.d_model": 32, "train.batch_size": 32, "train.steps": 1000},
+    "d=64 B=128": {"model.d_model": 64, "train.batch_size": 128, "train.steps": 300},
+}
 
 
-def sweep_workload(n_seeds: int, *, workers: int, threads: int, batch: bool, steps: int = 300) -> Workload:
+def sweep_workload(
+    n_seeds: int, *, workers: int, threads: int, batch: bool, steps: int | None = None, size: str = "d=64 B=128"
+) -> Workload:
     """Run a sweep of ``n_seeds`` cells (one config) into a fresh folder each call."""
     import yaml
 
     from anchorbench.sweep import make_sweep_plan, run_sweep
 
     folder = tempfile.mkdtemp(prefix="anchorbench-bench-sweep-")
-    base = {"task": SWEEP_BASE["task"], "set": {**SWEEP_BASE["set"], "train.steps": steps}}
+    base = {"task": SWEEP_BASE["task"], "set": {**SWEEP_BASE["set"], **SWEEP_SIZES[size]}}
+    if steps is not None:
+        base["set"]["train.steps"] = steps
     spec = {"id": "bench", "version": 1, "title": "bench", "base": base, "axes": {"seed": list(range(n_seeds))}}
     path = f"{folder}/bench.yaml"
     with open(path, "w") as f:
@@ -265,18 +278,28 @@ def sweep_workload(n_seeds: int, *, workers: int, threads: int, batch: bool, ste
 
 
 def bench_sweep(quick: bool) -> list[Outcome]:
-    """Each round runs the baseline and every contender once; ratios are per-round medians."""
+    """Per model size, each round runs the baseline and every contender once; ratios are
+    per-round medians."""
+    out = []
+    for size in SWEEP_SIZES:
+        out += _bench_sweep_size(size, quick)
+    return out
+
+
+def _bench_sweep_size(size: str, quick: bool) -> list[Outcome]:
     import os
 
     cores = os.cpu_count() or 1
-    n, steps, rounds = 8, (100 if quick else 300), (1 if quick else 2)
-    baseline = sweep_workload(n, workers=1, threads=cores, batch=False, steps=steps)
+    n, steps, rounds = 8, (100 if quick else None), (1 if quick else 2)
+    baseline = sweep_workload(n, workers=1, threads=cores, batch=False, steps=steps, size=size)
     contenders = {
-        f"sweep 8 cells: {cores} workers x 1 thread, batched": (cores, True),
-        f"sweep 8 cells: {cores} workers x 1 thread": (cores, False),
-        "sweep 8 cells: 1 worker x 1 thread, batched": (1, True),
+        f"sweep 8 cells {size}: {cores} workers x 1 thread, batched": (cores, True),
+        f"sweep 8 cells {size}: {cores} workers x 1 thread": (cores, False),
+        f"sweep 8 cells {size}: 1 worker x 1 thread, batched": (1, True),
     }
-    works = {k: sweep_workload(n, workers=w, threads=1, batch=b, steps=steps) for k, (w, b) in contenders.items()}
+    works = {
+        k: sweep_workload(n, workers=w, threads=1, batch=b, steps=steps, size=size) for k, (w, b) in contenders.items()
+    }
     times: dict[str, list[float]] = {k: [] for k in works}
     ratios: dict[str, list[float]] = {k: [] for k in works}
     base_times = []
