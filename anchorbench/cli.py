@@ -358,6 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--quick", action="store_true", help="fewer repeats (a smoke check, noisier)")
     q.add_argument("--only", action="append", default=[], help="run only these benchmarks")
     q.set_defaults(func=cmd_bench)
+
+    from anchorbench.leaderboard.commands import add_parsers
+
+    add_parsers(sub)
     return p
 
 

@@ -254,7 +254,8 @@ def execute(
     seeds = plan.request.seeds
     out.mkdir(parents=True, exist_ok=True)
     if not (out / MANIFEST).exists():
-        write_json(out / MANIFEST, {**plan.request.manifest(), "created_at": now()})
+        suite = {"id": plan.suite.id, "version": plan.suite.version} if plan.suite else None
+        write_json(out / MANIFEST, {**plan.request.manifest(), "suite": suite, "created_at": now()})
     outcomes = []
     for entry in plan.entries:
         folder = out / entry.label

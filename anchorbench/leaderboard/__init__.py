@@ -1,0 +1,1 @@
+"""Leaderboard: submission records, validation, verification by re-run, the board."""

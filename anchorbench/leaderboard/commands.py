@@ -1,0 +1,122 @@
+"""``anchorbench submit`` and ``anchorbench leaderboard validate|verify|build``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from anchorbench.errors import UserError
+
+DEFAULT_FOLDER = Path("leaderboard")
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from anchorbench.leaderboard.submit import build_submission, write_submission
+    from anchorbench.leaderboard.validate import check_file
+
+    sub = build_submission(Path(args.results), args.name, args.description or "")
+    path = write_submission(sub, Path(args.out))
+    checked = check_file(path)
+    if not checked.ok:  # a fresh submission should always pass; if not, say so loudly
+        path.unlink()
+        raise UserError(f"the submission would not validate ({checked.problems[0]}); nothing written")
+    track = "ranked" if checked.comparable else f"free-for-all ({'; '.join(checked.notes)})"
+    print(f"wrote {path} ({sub.content_hash[:19]}; {track})")
+    return 0
+
+
+def _submission_files(paths: list[str]) -> list[Path]:
+    files = []
+    for p in map(Path, paths):
+        files += sorted(p.glob("*.json")) if p.is_dir() else [p]
+    if not files:
+        raise UserError(f"no submission files in {', '.join(paths)}")
+    return files
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from anchorbench.leaderboard.validate import validate_files
+
+    results = validate_files(_submission_files(args.files))
+    for c in results:
+        if c.ok:
+            track = "ranked" if c.comparable else "free-for-all: " + "; ".join(c.notes)
+            print(f"ok       {c.path} ({track})")
+        else:
+            print(f"INVALID  {c.path}")
+            for problem in c.problems:
+                print(f"  - {problem}")
+    bad = sum(not c.ok for c in results)
+    print(f"{len(results) - bad} valid, {bad} invalid", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from anchorbench import tables
+    from anchorbench.leaderboard.validate import check_file
+    from anchorbench.leaderboard.verify import verify
+
+    checked = check_file(Path(args.file))
+    if not checked.ok or checked.submission is None:
+        print(f"INVALID  {args.file}")
+        for problem in checked.problems:
+            print(f"  - {problem}")
+        return 1
+    checks = verify(checked.submission, tasks=args.task or None, seed=args.seed, progress=not args.quiet)
+    rows = [[c.task, c.seed, c.score, _num(c.recorded), _num(c.rerun), f"{c.tolerance:g}", "ok" if c.ok else "DIFFERS"]
+            for c in checks]  # fmt: skip
+    print(tables.table(rows, ["task", "seed", "score", "recorded", "re-run", "tolerance", ""]))
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        names = sorted({f"{c.task}.{c.score}" for c in bad})
+        print(f"verify FAILED: {len(bad)} score(s) differ: {', '.join(names)}")
+        return 1
+    print(f"verified: {len(checks)} score(s) reproduced")
+    return 0
+
+
+def _num(v: float | None) -> str:
+    return "null" if v is None else f"{v:.6g}"
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from anchorbench.leaderboard.build import build
+    from anchorbench.leaderboard.validate import validate_files
+
+    folder = Path(args.folder)
+    files = sorted((folder / "submissions").glob("*.json"))
+    checked = validate_files(files)
+    for c in checked:
+        if not c.ok:
+            print(f"skipped invalid {c.path}: {c.problems[0]}", file=sys.stderr)
+    md, page = build(checked, folder)
+    n_ok = sum(c.ok for c in checked)
+    print(f"{n_ok} submission(s) -> {md}, {page}")
+    return 1 if n_ok < len(checked) else 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    q = sub.add_parser("submit", help="make a leaderboard submission from an `anchorbench run standard` folder")
+    q.add_argument("results", help="the results folder of `anchorbench run standard --seeds 3`")
+    q.add_argument("--name", required=True, help="display name on the board")
+    q.add_argument("--description", help="one paragraph: what the model is")
+    q.add_argument("--out", default=str(DEFAULT_FOLDER / "submissions"), help="folder (or .json file) to write")
+    q.set_defaults(func=cmd_submit)
+
+    q = sub.add_parser("leaderboard", help="validate, verify and build the leaderboard")
+    lb = q.add_subparsers(dest="leaderboard_command", required=True, metavar="command")
+    v = lb.add_parser(
+        "validate", help="check submission files (schema, hash, suite, seeds, scores); exit 1 if any fails"
+    )
+    v.add_argument("files", nargs="+", help="submission files or folders")
+    v.set_defaults(func=cmd_validate)
+    v = lb.add_parser("verify", help="re-run recorded seeds and compare their scores with the submission")
+    v.add_argument("file")
+    v.add_argument("--seed", type=int, help="re-run only this seed (default: every recorded seed)")
+    v.add_argument("--task", action="append", default=[], help="re-run only this suite entry (repeatable)")
+    v.add_argument("--quiet", action="store_true", help="no progress bars")
+    v.set_defaults(func=cmd_verify)
+    v = lb.add_parser("build", help="write <folder>/README.md and <folder>/index.html from <folder>/submissions/")
+    v.add_argument("--folder", default=str(DEFAULT_FOLDER))
+    v.set_defaults(func=cmd_build)

@@ -1,0 +1,63 @@
+"""What the current standard suite requires of a submission: entries, task hashes, budgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from anchorbench.specs import SuiteSpec, content_hash, load_suite
+
+SUITE_ID = "standard"
+# The suite a submission is checked against: a built-in suite's name or a suite YAML path.
+# Only tests point it elsewhere (at a seconds-long suite with the same structure).
+SUITE = SUITE_ID
+# The comparable track's parameter budget, per task model (the baselines use 0.03M-0.6M).
+PARAM_BUDGET = 1_000_000
+
+
+@dataclass(frozen=True)
+class EntryRequirement:
+    label: str
+    task_id: str
+    task_version: int
+    family: str
+    spec_hash: str
+    scores: tuple[str, ...]
+    train: dict[str, Any]  # the suite's training config for the task's default model
+
+
+@dataclass(frozen=True)
+class SuiteRequirement:
+    id: str
+    version: int
+    spec_hash: str
+    entries: dict[str, EntryRequirement]
+
+
+def suite_hash(suite: SuiteSpec) -> str:
+    return content_hash(suite.model_dump(mode="json"))
+
+
+def requirement() -> SuiteRequirement:
+    return _requirement(SUITE)
+
+
+@lru_cache(maxsize=4)
+def _requirement(name_or_path: str) -> SuiteRequirement:
+    from anchorbench.plan import plan_entry
+
+    suite = load_suite(name_or_path)
+    entries = {}
+    for entry in suite.expanded():
+        plan = plan_entry(entry, None, ())
+        entries[entry.label] = EntryRequirement(
+            label=entry.label, task_id=plan.task.id, task_version=plan.task.version, family=plan.task.family,
+            spec_hash=plan.spec_hash, scores=tuple(plan.task.scores), train=plan.train.model_dump(mode="json"),
+        )  # fmt: skip
+    return SuiteRequirement(suite.id, suite.version, suite_hash(suite), entries)
+
+
+def budget_train(train: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a training config that the comparable track fixes (not where it runs)."""
+    return {k: v for k, v in train.items() if k not in ("device", "threads", "checkpoint_every")}

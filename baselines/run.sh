@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The leaderboard's baseline rows: run the standard suite (3 seeds, one torch thread each, so
+# that `anchorbench leaderboard verify` reproduces them exactly) and write each submission to
+# leaderboard/submissions/. Usage: baselines/run.sh [NAME ...]   (default: all six)
+# About 15 minutes per transformer baseline on one core; run two at a time on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+declare -A TITLE ARGS
+TITLE[transformer-post-small]="Transformer, post-LN, small init (gamma 0.8)"
+ARGS[transformer-post-small]="--model transformer --set model.norm=post --set model.init_rate=0.8"
+TITLE[transformer-post-large]="Transformer, post-LN, large init (gamma 0.3)"
+ARGS[transformer-post-large]="--model transformer --set model.norm=post --set model.init_rate=0.3"
+TITLE[transformer-pre-small]="Transformer, pre-LN, small init (gamma 0.8)"
+ARGS[transformer-pre-small]="--model transformer --set model.norm=pre --set model.init_rate=0.8"
+TITLE[transformer-pre-large]="Transformer, pre-LN, large init (gamma 0.3)"
+ARGS[transformer-pre-large]="--model transformer --set model.norm=pre --set model.init_rate=0.3"
+TITLE[lstm]="LSTM"
+ARGS[lstm]="--model lstm"
+TITLE[mlp]="MLP"
+ARGS[mlp]="--model mlp"
+
+names=("$@")
+[ ${#names[@]} -eq 0 ] && names=(transformer-post-small transformer-post-large transformer-pre-small transformer-pre-large lstm mlp)
+for name in "${names[@]}"; do
+  # shellcheck disable=SC2086
+  anchorbench run standard ${ARGS[$name]} --set train.threads=1 --seeds 3 --quiet --out "results/baseline-$name" --resume \
+    || anchorbench run standard ${ARGS[$name]} --set train.threads=1 --seeds 3 --quiet --out "results/baseline-$name"
+  anchorbench submit "results/baseline-$name" --name "${TITLE[$name]}" \
+    --description "anchorbench baseline (baselines/run.sh $name)" --out "leaderboard/submissions/$name.json"
+done
