@@ -148,10 +148,19 @@ def html_table(table_id: str, subs: list[Submission], cols: list[Column], notes:
              '<th data-col="2" data-direction="text" data-task="">model</th>',
              '<th data-col="3" data-direction="lower" data-task="" class="num">params</th>']  # fmt: skip
     arrow = {"higher": "↑", "lower": "↓"}
+    # A first header row groups the score columns by task; the second names the scores.
+    groups = ['<th colspan="4" data-task=""></th>']
+    for c in cols:
+        if groups and c.task and f'data-task="{_e(c.task)}"' in groups[-1]:
+            n = int(groups[-1].split('colspan="')[1].split('"')[0]) + 1
+            groups[-1] = groups[-1].replace(f'colspan="{n - 1}"', f'colspan="{n}"')
+        else:
+            groups.append(f'<th colspan="1" data-task="{_e(c.task)}" class="group">{_e(c.task)}</th>')
     for i, c in enumerate(cols, 4):
+        short = c.title.removeprefix(f"{c.task} ") if c.task else c.title
         heads.append(
-            f'<th data-col="{i}" data-direction="{c.direction}" data-task="{_e(c.task)}" class="num" '
-            f'title="{_e(c.direction)} is better">{_e(c.title)} {arrow[c.direction]}</th>'
+            f'<th data-col="{i}" data-key="{_e(c.key)}" data-direction="{c.direction}" data-task="{_e(c.task)}" '
+            f'class="num" title="{_e(c.title)}: {_e(c.direction)} is better">{_e(short)} {arrow[c.direction]}</th>'
         )
     rows = []
     for rank, s in enumerate(subs, 1):
@@ -170,7 +179,8 @@ def html_table(table_id: str, subs: list[Submission], cols: list[Column], notes:
             )
         rows.append(f'<tr data-name="{_e(s.name)}">' + "".join(cells) + "</tr>")
     body = "\n".join(rows) if rows else f'<tr><td colspan="{len(heads)}">No submissions.</td></tr>'
-    return f'<table id="{table_id}">\n<thead><tr>{"".join(heads)}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
+    head = f'<tr class="groups">{"".join(groups)}</tr><tr>{"".join(heads)}</tr>'
+    return f'<table id="{table_id}">\n<thead>{head}</thead>\n<tbody>\n{body}\n</tbody>\n</table>'
 
 
 def page(ranked: list[Submission], free: list[Checked], cols: list[Column]) -> str:

@@ -107,3 +107,7 @@ def write_schema(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(schema(), indent=2) + "\n")
     return path
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_schema(Path(__file__).resolve().parents[2] / 'leaderboard' / 'schema')}")

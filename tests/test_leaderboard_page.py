@@ -1,0 +1,102 @@
+"""The built leaderboard page in a real browser: Debian's headless Chromium, driven by Selenium.
+
+CI installs chromium and chromium-driver (.ci/run) and sets ANCHORBENCH_REQUIRE_BROWSER=1, so
+there a missing browser fails the test; elsewhere the test is skipped without one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from leaderboard_fixtures import MODELS, XSS_NAME, board, load, submission_files, tiny_runs, tiny_suite  # noqa: F401
+
+from anchorbench.cli import main
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        if os.environ.get("ANCHORBENCH_REQUIRE_BROWSER"):
+            pytest.fail(f"no browser: {CHROMIUM} / {CHROMEDRIVER} (apt-get install chromium chromium-driver)")
+        pytest.skip("Debian chromium and chromium-driver are not installed")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    # Headless, and no background connections: the page must work with no network at all.
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _names(driver, table: str = "ranked") -> list[str]:
+    rows = driver.find_elements("css selector", f"#{table} tbody tr")
+    return [r.get_attribute("data-name") for r in rows]
+
+
+def _column(driver, key: str) -> tuple[object, int, str]:
+    th = driver.find_element("css selector", f'#ranked thead th[data-key="{key}"]')
+    return th, int(th.get_attribute("data-col")), th.get_attribute("data-direction")
+
+
+def _values(driver, col: int) -> list[float]:
+    rows = driver.find_elements("css selector", "#ranked tbody tr")
+    return [float(r.find_elements("css selector", "td")[col].get_attribute("data-value")) for r in rows]
+
+
+def test_page_lists_sorts_filters_and_escapes(browser, board: Path) -> None:
+    assert main(["leaderboard", "build", "--folder", str(board)]) == 0
+    browser.get((board / "index.html").resolve().as_uri())
+
+    # every submission has its row, names shown as text
+    names = _names(browser)
+    assert sorted(names) == sorted(MODELS.values())
+    assert browser.title == "anchorbench leaderboard", "a submission's <script> ran"
+    cell = browser.find_element("xpath", "//tr[contains(@data-name, 'LSTM')]/td[2]")
+    assert cell.text == XSS_NAME  # the markup is shown, not interpreted
+    assert not browser.find_elements("css selector", "#ranked tbody b")
+
+    # sorting by a lower-is-better column puts the smallest first; a second click reverses
+    loss_th, col, direction = _column(browser, "identity.test_loss")
+    assert direction == "lower"
+    loss = {load(p)["name"]: load(p)["tasks"]["identity"]["scores"]["test_loss"]["mean"] for p in submission_files(board)}
+    assert len(set(loss.values())) == len(loss), "the test needs distinct values to see an order"
+    before = _names(browser)
+    loss_th.click()
+    assert _names(browser) == sorted(loss, key=loss.get)
+    assert _values(browser, col) == sorted(_values(browser, col))
+    assert loss_th.get_attribute("aria-sort") == "ascending"
+    loss_th.click()
+    assert _names(browser) == sorted(loss, key=loss.get, reverse=True)
+    assert _names(browser) != before or sorted(loss, key=loss.get) != before
+
+    # a higher-is-better column sorts the largest first
+    train_th, col, direction = _column(browser, "grokking.train_accuracy")
+    assert direction == "higher"
+    train_th.click()
+    assert _values(browser, col) == sorted(_values(browser, col), reverse=True)
+    assert train_th.get_attribute("aria-sort") == "descending"
+
+    # filtering by task hides the other task's columns and keeps the submission columns
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "task-filter")).select_by_value("grokking")
+    shown = [th for th in browser.find_elements("css selector", "#ranked thead th[data-col]") if th.is_displayed()]
+    tasks = {th.get_attribute("data-task") for th in shown}
+    assert tasks == {"", "grokking"}, tasks
+    assert {"submission", "params"} <= {th.text for th in shown}
+    cells = browser.find_elements("css selector", "#ranked tbody td[data-task='identity']")
+    assert cells and not any(td.is_displayed() for td in cells)
