@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from leaderboard_fixtures import MODELS, TINY_SUITE
 
 from anchorbench.cli import main
+from anchorbench.leaderboard import suite as leaderboard_suite
 
 # Tiny, fast settings (2 shared cores): one torch thread avoids oversubscription, which
 # otherwise makes a 30-step run take seconds instead of a fraction of one.
@@ -91,3 +93,33 @@ def plugin_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pyte
         return name
 
     return write
+
+
+# -- leaderboard: real submissions of a seconds-long stand-in suite (tests/data), three models
+# at 3 seeds each, submitted with `anchorbench submit`
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Results folders of the tiny suite, one per model (trained once per test session)."""
+    root = tmp_path_factory.mktemp("leaderboard-runs")
+    runs = {}
+    for model in MODELS:
+        out = root / model
+        args = ["run", TINY_SUITE, "--model", model, "--seeds", "3", "--out", str(out), "--quiet"]
+        assert main([*args, "--set", "train.threads=1"]) == 0
+        runs[model] = out
+    return runs
+
+
+@pytest.fixture
+def tiny_suite(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(leaderboard_suite, "SUITE", TINY_SUITE)
+    return TINY_SUITE
+
+
+@pytest.fixture
+def board(tiny_suite: str, tiny_runs: dict[str, Path], tmp_path: Path) -> Path:
+    """A leaderboard folder holding one submission per model."""
+    folder = tmp_path / "leaderboard"
+    for model, name in MODELS.items():
+        assert main(["submit", str(tiny_runs[model]), "--name", name, "--out", str(folder / "submissions")]) == 0
+    return folder

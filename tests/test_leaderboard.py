@@ -8,16 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from leaderboard_fixtures import (  # noqa: F401  (fixtures)
-    MODELS,
-    XSS_NAME,
-    board,
-    load,
-    save,
-    submission_files,
-    tiny_runs,
-    tiny_suite,
-)
+from leaderboard_fixtures import MODELS, XSS_NAME, load, save, submission_files
 
 from anchorbench.cli import main
 from anchorbench.leaderboard.record import MAX_BYTES, content_hash_of, schema
@@ -167,7 +158,8 @@ def test_submit_refuses_other_runs_with_one_line(
     assert main(["submit", str(tmp_path), "--name", "x", "--out", str(tmp_path / "subs")]) == 2
     assert "is not a results folder" in capsys.readouterr().err
     quick = tmp_path / "quick"
-    assert main(["run", "quickstart", "--set", "train.steps=5", "--set", "train.warmup_steps=1", "--out", str(quick), "--quiet"]) == 0
+    args = ["--set", "train.steps=5", "--set", "train.warmup_steps=1", "--out", str(quick), "--quiet"]
+    assert main(["run", "quickstart", *args]) == 0
     capsys.readouterr()
     assert main(["submit", str(quick), "--name", "x", "--out", str(tmp_path / "subs")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from leaderboard_fixtures import MODELS, XSS_NAME, board, load, submission_files, tiny_runs, tiny_suite  # noqa: F401
+from leaderboard_fixtures import MODELS, XSS_NAME, load, submission_files
 
 from anchorbench.cli import main
 
@@ -72,7 +72,8 @@ def test_page_lists_sorts_filters_and_escapes(browser, board: Path) -> None:
     # sorting by a lower-is-better column puts the smallest first; a second click reverses
     loss_th, col, direction = _column(browser, "identity.test_loss")
     assert direction == "lower"
-    loss = {load(p)["name"]: load(p)["tasks"]["identity"]["scores"]["test_loss"]["mean"] for p in submission_files(board)}
+    subs = [load(p) for p in submission_files(board)]
+    loss = {s["name"]: s["tasks"]["identity"]["scores"]["test_loss"]["mean"] for s in subs}
     assert len(set(loss.values())) == len(loss), "the test needs distinct values to see an order"
     before = _names(browser)
     loss_th.click()
