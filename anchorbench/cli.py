@@ -359,15 +359,27 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--only", action="append", default=[], help="run only these benchmarks")
     q.set_defaults(func=cmd_bench)
 
+    from anchorbench.gate.command import add_parser as add_ci
     from anchorbench.leaderboard.commands import add_parsers
 
     add_parsers(sub)
+    add_ci(sub)
+    for name in ("list", "show", "export", "run", "sweep", "ci"):
+        sub.choices[name].add_argument(
+            "--include-path", action="append", default=[], metavar="DIR",
+            help="also load task specs (*.yaml) from DIR (repeatable); plug-in packages can use the "
+            "'anchorbench.tasks' entry point instead",
+        )  # fmt: skip
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from anchorbench.specs import include_task_dir
+
+        for folder in getattr(args, "include_path", None) or []:
+            include_task_dir(Path(folder))
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"anchorbench: error: {exc}", file=sys.stderr)

@@ -238,12 +238,37 @@ def register_builtin_tasks(registry: Registry[Any]) -> None:
     register_task_dir(registry, builtin_tasks_dir(), origin="built-in")
 
 
+def load_task_spec(path: Path) -> TaskSpec:
+    """One task spec YAML; its id must match the file name. Plug-in packages expose the result
+    under the ``anchorbench.tasks`` entry-point group (the entry point's name is the task id)."""
+    spec = load_spec(Path(path), TaskSpec)
+    if spec.id != Path(path).stem:
+        raise UserError(f"{path}: id '{spec.id}' must match the file name")
+    return spec
+
+
 def register_task_dir(registry: Registry[Any], folder: Path, origin: str) -> None:
     for path in sorted(folder.glob("*.yaml")):
-        spec = load_spec(path, TaskSpec)
-        if spec.id != path.stem:
-            raise UserError(f"{path}: id '{spec.id}' must match the file name")
+        spec = load_task_spec(path)
         registry.register(spec.id, spec, origin=f"{origin} ({path.name})")
+
+
+def include_task_dir(folder: Path) -> list[str]:
+    """``--include-path DIR``: register the task specs (``*.yaml``) of a folder outside the
+    package; returns their ids. Clashing ids are refused (DuplicateNameError)."""
+    from anchorbench.registry import TASKS
+
+    if not folder.is_dir():
+        raise UserError(f"--include-path {folder}: not a folder")
+    ids = []
+    for path in sorted(folder.glob("*.yaml")):
+        spec, origin = load_task_spec(path), f"--include-path {folder} ({path.name})"
+        if spec.id not in TASKS or TASKS.entry(spec.id).origin != origin:  # the same file twice is one task
+            TASKS.register(spec.id, spec, origin=origin)
+        ids.append(spec.id)
+    if not ids:
+        raise UserError(f"--include-path {folder}: no task specs (*.yaml) in it")
+    return ids
 
 
 def suite_paths() -> dict[str, Path]:

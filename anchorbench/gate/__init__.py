@@ -1,0 +1,1 @@
+"""`anchorbench ci`: a regression gate for projects that develop new architectures."""

@@ -1,0 +1,78 @@
+"""``anchorbench ci``: run a suite for one model and gate on floors and/or a baseline.
+
+Exit codes: 0 every check passed, 1 a score fell below its floor or regressed beyond the
+tolerance (or a run diverged), 2 bad input (before anything is trained).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from anchorbench.errors import UserError
+
+
+def cmd_ci(args: argparse.Namespace) -> int:
+    from anchorbench import runner
+    from anchorbench.gate.checks import load_baseline, load_floors, make_checks
+    from anchorbench.gate.reports import junit_xml, markdown_summary, write
+    from anchorbench.registry import METRICS
+
+    if args.tolerance < 0:
+        raise UserError("--tolerance must be >= 0")
+    request = runner.Request(target=args.suite, model=args.model, sets=tuple(args.set),
+                             seeds=tuple(runner.parse_seeds(args.seeds)))  # fmt: skip
+    plan = runner.make_plan(request)
+    entries = {e.label: tuple(e.task.scores) for e in plan.entries}
+    floors = load_floors(Path(args.thresholds), entries) if args.thresholds else {}
+    baseline = load_baseline(Path(args.baseline)) if args.baseline else {}
+    out = runner.choose_out(plan, Path(args.out) if args.out else None, Path(args.results_dir), resume=False)
+    started = time.perf_counter()
+    outcomes = runner.execute(plan, out=out, resume=False, progress=not args.quiet)
+    seconds = time.perf_counter() - started
+    runs = []
+    for o in outcomes:
+        statuses = {r.status for r in o.results}
+        runs.append({
+            "label": o.plan.label,
+            "status": "completed" if statuses == {"completed"} else "diverged",
+            "seconds": sum(r.wall_time_s for r in o.results),
+            "scores": {k: (v.mean, METRICS.get(k).direction) for k, v in o.aggregate.scores.items()},
+        })  # fmt: skip
+    checks = make_checks(runs, floors, baseline, args.tolerance)
+    model = plan.entries[0].model.name if plan.entries else "?"
+    summary = markdown_summary(checks, suite=args.suite, model=model, seconds=seconds)
+    write(Path(args.junit), junit_xml(checks, suite=args.suite, model=model))
+    write(Path(args.summary), summary)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):  # GitHub Actions shows this file on the run's page
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as f:
+            f.write(summary)
+    if args.save_baseline:
+        data = {"suite": args.suite, "model": model, "seeds": list(request.seeds),
+                "scores": {r["label"]: {k: v for k, (v, _) in r["scores"].items()} for r in runs}}  # fmt: skip
+        write(Path(args.save_baseline), json.dumps(data, indent=2) + "\n")
+    print(summary)
+    print(f"-> {args.junit}, {args.summary}, results in {out}", file=sys.stderr)
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    q = sub.add_parser("ci", help="run a suite (default: smoke) for one model; exit 1 on a floor or regression")
+    q.add_argument("--model", help="registered model name or module:attr (default: each task's)")
+    q.add_argument("--suite", default="smoke", help="suite name or YAML file (default: smoke)")
+    q.add_argument("--thresholds", help="YAML: task -> score -> floor (a maximum for lower-is-better scores)")
+    q.add_argument("--baseline", help="a results folder or a --save-baseline JSON to compare against")
+    q.add_argument("--tolerance", type=float, default=0.05, help="allowed drop against --baseline (default 0.05)")
+    q.add_argument("--seeds", default="1", help="a count (3 -> seeds 0,1,2) or a list (default: 1)")
+    q.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override (repeatable)")
+    q.add_argument("--junit", default="anchorbench-junit.xml", help="JUnit XML path (default: %(default)s)")
+    q.add_argument("--summary", default="anchorbench-summary.md", help="Markdown summary path (default: %(default)s)")
+    q.add_argument("--save-baseline", help="also write this run's mean scores as a baseline JSON")
+    q.add_argument("--out", help="results folder (default: results/<suite>-<time>)")
+    q.add_argument("--results-dir", default="results")
+    q.add_argument("--quiet", action="store_true", help="no progress bars")
+    q.set_defaults(func=cmd_ci)

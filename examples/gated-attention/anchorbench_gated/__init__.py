@@ -1,0 +1,1 @@
+"""Example anchorbench plug-in: a small transformer with gated attention."""
