@@ -57,7 +57,13 @@ def budget_sets(task: str, budget: str) -> dict[str, Any]:
 
 
 def run_task(
-    task: str, folder: Path, *, model: Any = None, budget: str = "tiny", seed: int = 0, sets: dict[str, Any] | None = None
+    task: str,
+    folder: Path,
+    *,
+    model: Any = None,
+    budget: str = "tiny",
+    seed: int = 0,
+    sets: dict[str, Any] | None = None,
 ) -> Any:
     """Train and score one seed of ``task`` into ``folder``; returns the RunResult."""
     from anchorbench.plan import plan_entry

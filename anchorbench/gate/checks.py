@@ -114,9 +114,15 @@ def make_checks(runs: list[dict[str, Any]], floors: Scores, baseline: Scores, to
         for score, (value, direction) in run["scores"].items():
             checks.append(
                 Check(
-                    entry=label, score=score, direction=direction, value=value,
-                    floor=floors.get(label, {}).get(score), baseline=baseline.get(label, {}).get(score),
-                    tolerance=tolerance, status=run["status"], seconds=run["seconds"],
+                    entry=label,
+                    score=score,
+                    direction=direction,
+                    value=value,
+                    floor=floors.get(label, {}).get(score),
+                    baseline=baseline.get(label, {}).get(score),
+                    tolerance=tolerance,
+                    status=run["status"],
+                    seconds=run["seconds"],
                 )  # fmt: skip
             )
     return checks

@@ -1,7 +1,6 @@
 """The package's own tests, with anchorbench's pytest plugin (installed with anchorbench)."""
 
 import pytest
-
 from anchorbench_gated.model import GatedAttentionNet
 
 
