@@ -16,7 +16,7 @@ from anchorbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-PLACEHOLDERS = ("my_pkg", "results/<")  # a user's own package, a results folder of theirs
+PLACEHOLDERS = ("my_pkg", "results/<", "mynet")  # a user's own package, model or results folder
 
 
 def _commands() -> list[str]:
@@ -55,6 +55,13 @@ def test_readme_command(command, tmp_path, monkeypatch, capsys):
     argv = shlex.split(command)[1:]
     if argv[0] in ("run", "sweep"):  # the quickstart trains for real in its own test above
         argv.append("--dry-run")
+    if argv[0] == "leaderboard":  # on a copy of the committed board: validate, verify, build
+        import glob
+        import shutil
+
+        shutil.copytree(ROOT / "leaderboard", tmp_path / "leaderboard")
+        argv = [p for a in argv for p in (sorted(glob.glob(a)) if "*" in a else [a])]
+        argv += ["--quiet"] if argv[1] == "verify" else []
     if argv[0] == "bench":
         out = subprocess.run([sys.executable, "-m", "anchorbench", "bench", "--help"], capture_output=True, text=True)
         assert out.returncode == 0
