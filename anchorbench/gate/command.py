@@ -44,7 +44,8 @@ def cmd_ci(args: argparse.Namespace) -> int:
             "scores": {k: (v.mean, METRICS.get(k).direction) for k, v in o.aggregate.scores.items()},
         })  # fmt: skip
     checks = make_checks(runs, floors, baseline, args.tolerance)
-    model = plan.entries[0].model.name if plan.entries else "?"
+    names = sorted({e.model.name for e in plan.entries})
+    model = names[0] if len(names) == 1 else "each task's default model"
     summary = markdown_summary(checks, suite=args.suite, model=model, seconds=seconds)
     write(Path(args.junit), junit_xml(checks, suite=args.suite, model=model))
     write(Path(args.summary), summary)
