@@ -132,6 +132,9 @@ class Job:
     threads: int
     batch: bool
     ship: bool = False  # Ray: train in a scratch folder and send the files back
+    # A task loaded with --include-path exists only in the parent process: its spec travels
+    # with the job (by value, so Ray nodes without the folder get it too).
+    task_spec: dict[str, Any] | None = None
 
 
 @dataclass
@@ -157,6 +160,8 @@ def run_job(job: Job) -> list[CellReport]:
     out = Path(scratch.name) / Path(job.out).name if scratch else Path(job.out)
     try:
         try:
+            if job.task_spec is not None:
+                _register_shipped_task(job.task_spec)
             plan = plan_entry(SuiteEntry.model_validate(job.entry), job.model, job.sets)
         except Exception as exc:  # noqa: BLE001
             return [CellReport(job.label, s, "error", error=_one_line(exc)) for s in job.seeds]
@@ -169,6 +174,23 @@ def run_job(job: Job) -> list[CellReport]:
     finally:
         if scratch:
             scratch.cleanup()
+
+
+def _register_shipped_task(data: dict[str, Any]) -> None:
+    from anchorbench.registry import TASKS
+    from anchorbench.specs import TaskSpec
+
+    spec = TaskSpec.model_validate(data)
+    if spec.id not in TASKS:  # a worker process; inline, the parent's registration stands
+        TASKS.register(spec.id, spec, origin="shipped with a sweep job (--include-path)")
+
+
+def _included_spec(task: Any) -> dict[str, Any] | None:
+    from anchorbench.registry import TASKS
+
+    if TASKS.entry(task.id).origin.startswith("--include-path"):
+        return task.model_dump(mode="json")
+    return None
 
 
 def _train(plan: EntryPlan, job: Job, out: Path) -> list[CellReport]:
@@ -216,14 +238,24 @@ def make_jobs(plan: SweepPlan, pending: list[Cell], out: Path, *, workers: int, 
         by_label.setdefault(c.label, []).append(c.seed)
     jobs = []
     for label, seeds in by_label.items():
-        entry, _ = plan.entries[label]
+        entry, entry_plan = plan.entries[label]
         if batch:
             n_chunks = min(len(seeds), max(1, math.ceil(workers / len(by_label))))
             chunks = [seeds[i::n_chunks] for i in range(n_chunks)]
         else:
             chunks = [[s] for s in seeds]
         jobs += [
-            Job(label, entry.model_dump(mode="json"), plan.model, plan.sets, sorted(ch), str(out), threads, batch)
+            Job(
+                label,
+                entry.model_dump(mode="json"),
+                plan.model,
+                plan.sets,
+                sorted(ch),
+                str(out),
+                threads,
+                batch,
+                task_spec=_included_spec(entry_plan.task),
+            )
             for ch in chunks
         ]
     return jobs

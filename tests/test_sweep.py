@@ -227,3 +227,25 @@ def test_ray_backend_matches_the_local_backend(tmp_path: Path, cli):
 def test_address_without_ray_backend_is_refused(grid: Path, tmp_path: Path, cli):
     r = cli("sweep", str(grid), "--address", "auto", "--out", str(tmp_path / "o"), "--quiet")
     assert r.code == 2 and "--address applies to --backend ray" in r.err
+
+
+def test_include_path_tasks_reach_the_process_pool_workers(tmp_path: Path, cli):
+    """A task loaded with --include-path exists only in the parent; its spec travels with the job."""
+    from anchorbench.registry import TASKS
+
+    root = Path(__file__).resolve().parent.parent
+    spec = yaml.safe_load((root / "tasks" / "anchor-composite-v1.yaml").read_text())
+    spec["id"] = "my-composite-v1"
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "my-composite-v1.yaml").write_text(yaml.safe_dump(spec))
+    path = write_sweep(tmp_path, {"seed": [0, 1]})
+    path.write_text(path.read_text().replace("anchor-composite-v1", "my-composite-v1"))
+    out = tmp_path / "pool"
+    try:
+        r = cli("sweep", str(path), "--include-path", str(tmp_path / "tasks"), "--out", str(out), "--workers", "2",
+                "--threads", "1", "--quiet")  # fmt: skip
+    finally:
+        TASKS.unregister("my-composite-v1")
+    assert r.code == 0, r.out + r.err
+    assert {c["status"] for c in cells(out).values()} == {"completed"}
+    assert len(scores(out)) == 2
