@@ -132,8 +132,8 @@ class Job:
     threads: int
     batch: bool
     ship: bool = False  # Ray: train in a scratch folder and send the files back
-    # A task loaded with --include-path exists only in the parent process: its spec travels
-    # with the job (by value, so Ray nodes without the folder get it too).
+    # The task's spec travels with the job (by value): a worker process or Ray node knows only
+    # built-in and entry-point tasks, not one the parent loaded with --include-path.
     task_spec: dict[str, Any] | None = None
 
 
@@ -180,17 +180,8 @@ def _register_shipped_task(data: dict[str, Any]) -> None:
     from anchorbench.registry import TASKS
     from anchorbench.specs import TaskSpec
 
-    spec = TaskSpec.model_validate(data)
-    if spec.id not in TASKS:  # a worker process; inline, the parent's registration stands
-        TASKS.register(spec.id, spec, origin="shipped with a sweep job (--include-path)")
-
-
-def _included_spec(task: Any) -> dict[str, Any] | None:
-    from anchorbench.registry import TASKS
-
-    if TASKS.entry(task.id).origin.startswith("--include-path"):
-        return task.model_dump(mode="json")
-    return None
+    if data["id"] not in TASKS:  # known tasks (and the parent's own registrations, inline) stand
+        TASKS.register(data["id"], TaskSpec.model_validate(data), origin="shipped with a sweep job")
 
 
 def _train(plan: EntryPlan, job: Job, out: Path) -> list[CellReport]:
@@ -239,6 +230,7 @@ def make_jobs(plan: SweepPlan, pending: list[Cell], out: Path, *, workers: int, 
     jobs = []
     for label, seeds in by_label.items():
         entry, entry_plan = plan.entries[label]
+        task_spec = entry_plan.task.model_dump(mode="json")
         if batch:
             n_chunks = min(len(seeds), max(1, math.ceil(workers / len(by_label))))
             chunks = [seeds[i::n_chunks] for i in range(n_chunks)]
@@ -254,7 +246,7 @@ def make_jobs(plan: SweepPlan, pending: list[Cell], out: Path, *, workers: int, 
                 str(out),
                 threads,
                 batch,
-                task_spec=_included_spec(entry_plan.task),
+                task_spec=task_spec,
             )
             for ch in chunks
         ]

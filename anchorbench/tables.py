@@ -17,6 +17,11 @@ def num(x: float | None, digits: int = 3) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
+def arrow(direction: str) -> str:
+    """A metric's direction as shown in tables: ↑ higher is better, ↓ lower is better."""
+    return "↑" if direction == "higher" else "↓"
+
+
 def ci(lo: float | None, hi: float | None) -> str:
     return "" if lo is None or hi is None else f"[{lo:.3f}, {hi:.3f}]"
 
@@ -58,7 +63,7 @@ def scores_table(results: Sequence[RunResult], agg: AggregateResult) -> str:
     headers = ["score", "", *(f"seed {r.seed}" for r in results)] + (["mean", "95% CI"] if multi else [])
     rows = []
     for name, s in agg.scores.items():
-        row = [name, "↑" if s.direction == "higher" else "↓", *map(num, s.values)]
+        row = [name, arrow(s.direction), *map(num, s.values)]
         if multi:
             row += [num(s.mean), ci(s.ci_low, s.ci_high)]
         rows.append(row)

@@ -55,10 +55,6 @@ class Check:
     def ok(self) -> bool:
         return not self.problems
 
-    @property
-    def kind(self) -> str:
-        return "floor" if self.floor is not None else "baseline" if self.baseline is not None else "recorded"
-
 
 def load_floors(path: Path, entries: dict[str, tuple[str, ...]]) -> Scores:
     """A YAML mapping ``entry label -> score -> bound``, checked against the suite's entries."""

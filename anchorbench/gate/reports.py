@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from anchorbench.gate.checks import Check
+from anchorbench.tables import arrow
 
 
 def _num(v: float | None) -> str:
@@ -71,12 +72,11 @@ def markdown_summary(checks: list[Check], *, suite: str, model: str, seconds: fl
         "| task | score | value | floor | baseline | result |",
         "|---|---|---|---|---|---|",
     ]
-    arrow = {"higher": "↑", "lower": "↓"}
     for c in checks:
         result = "ok" if c.ok else "**FAIL**: " + "; ".join(c.problems)
         base = "" if c.baseline is None else f"{_num(c.baseline)} ± {c.tolerance:g}"
         floor = "" if c.floor is None else _num(c.floor)
-        lines.append(f"| {c.entry} | {c.score} {arrow[c.direction]} | {_num(c.value)} | {floor} | {base} | {result} |")
+        lines.append(f"| {c.entry} | {c.score} {arrow(c.direction)} | {_num(c.value)} | {floor} | {base} | {result} |")
     return "\n".join(lines) + "\n"
 
 

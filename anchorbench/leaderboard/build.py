@@ -9,6 +9,7 @@ existing rows and columns, so the page also reads without JavaScript.
 from __future__ import annotations
 
 import html
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,9 @@ from typing import Any
 from anchorbench.leaderboard.record import Submission, finite
 from anchorbench.leaderboard.suite import PARAM_BUDGET, requirement
 from anchorbench.leaderboard.validate import Checked
+from anchorbench.tables import arrow
+
+Unranked = list[tuple[Submission, list[str]]]  # free-for-all rows and why each is there
 
 PAGE_TEMPLATE = Path(__file__).with_name("page.html")
 
@@ -92,8 +96,9 @@ def cell_text(col: Column, sub: Submission) -> str:
     return text
 
 
-def ordered(subs: list[Submission]) -> list[Submission]:
-    return sorted(subs, key=lambda s: (-(primary_mean(s) or -1.0), s.name))
+def rank_key(sub: Submission) -> tuple[float, str]:
+    """Best mean primary score first (missing last), then by name."""
+    return -(primary_mean(sub) or -1.0), sub.name
 
 
 # -- Markdown -------------------------------------------------------------------------------
@@ -101,10 +106,9 @@ def md_escape(text: str) -> str:
     return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(ranked: list[Submission], free: list[Checked], cols: list[Column]) -> str:
+def markdown(ranked: list[Submission], free: Unranked, cols: list[Column]) -> str:
     req = requirement()
-    arrow = {"higher": "↑", "lower": "↓"}
-    head = ["#", "submission", "model", "params"] + [f"{c.title} {arrow[c.direction]}" for c in cols]
+    head = ["#", "submission", "model", "params"] + [f"{c.title} {arrow(c.direction)}" for c in cols]
 
     def table(subs: list[Submission]) -> list[str]:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -129,9 +133,9 @@ def markdown(ranked: list[Submission], free: list[Checked], cols: list[Column]) 
         "",
     ]
     if free:
-        out += table([c.submission for c in free if c.submission])
+        out += table([sub for sub, _ in free])
         out += ["", "Why each is here:", ""]
-        out += [f"- {md_escape(c.submission.name)}: {md_escape('; '.join(c.notes))}" for c in free if c.submission]
+        out += [f"- {md_escape(sub.name)}: {md_escape('; '.join(notes))}" for sub, notes in free]
     else:
         out.append("None.")
     return "\n".join(out) + "\n"
@@ -142,31 +146,26 @@ def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def html_table(table_id: str, subs: list[Submission], cols: list[Column], notes: dict[int, str]) -> str:
+def html_table(table_id: str, rows_of: Unranked, cols: list[Column]) -> str:
     heads = ['<th data-col="0" data-direction="lower" data-task="" class="num">#</th>',
              '<th data-col="1" data-direction="text" data-task="">submission</th>',
              '<th data-col="2" data-direction="text" data-task="">model</th>',
              '<th data-col="3" data-direction="lower" data-task="" class="num">params</th>']  # fmt: skip
-    arrow = {"higher": "↑", "lower": "↓"}
     # A first header row groups the score columns by task; the second names the scores.
     groups = ['<th colspan="4" data-task=""></th>']
-    for c in cols:
-        if groups and c.task and f'data-task="{_e(c.task)}"' in groups[-1]:
-            n = int(groups[-1].split('colspan="')[1].split('"')[0]) + 1
-            groups[-1] = groups[-1].replace(f'colspan="{n - 1}"', f'colspan="{n}"')
-        else:
-            groups.append(f'<th colspan="1" data-task="{_e(c.task)}" class="group">{_e(c.task)}</th>')
+    for task, same in itertools.groupby(cols, key=lambda c: c.task):
+        groups.append(f'<th colspan="{len(list(same))}" data-task="{_e(task)}" class="group">{_e(task)}</th>')
     for i, c in enumerate(cols, 4):
         short = c.title.removeprefix(f"{c.task} ") if c.task else c.title
         heads.append(
             f'<th data-col="{i}" data-key="{_e(c.key)}" data-direction="{c.direction}" data-task="{_e(c.task)}" '
-            f'class="num" title="{_e(c.title)}: {_e(c.direction)} is better">{_e(short)} {arrow[c.direction]}</th>'
+            f'class="num" title="{_e(c.title)}: {_e(c.direction)} is better">{_e(short)} {arrow(c.direction)}</th>'
         )
     rows = []
-    for rank, s in enumerate(subs, 1):
+    for rank, (s, notes) in enumerate(rows_of, 1):
         name = _e(s.name)
-        if id(s) in notes:
-            name += f'<div class="note">{_e(notes[id(s)])}</div>'
+        if notes:
+            name += f'<div class="note">{_e("; ".join(notes))}</div>'
         cells = [f'<td data-value="{rank}" class="num">{rank}</td>',
                  f'<td data-value="{_e(s.name)}" title="{_e(s.description)}">{name}</td>',
                  f'<td data-value="{_e(s.model_name)}"><code>{_e(s.model_name)}</code></td>',
@@ -183,26 +182,24 @@ def html_table(table_id: str, subs: list[Submission], cols: list[Column], notes:
     return f'<table id="{table_id}">\n<thead>{head}</thead>\n<tbody>\n{body}\n</tbody>\n</table>'
 
 
-def page(ranked: list[Submission], free: list[Checked], cols: list[Column]) -> str:
+def page(ranked: list[Submission], free: Unranked, cols: list[Column]) -> str:
     req = requirement()
     options = "".join(f'<option value="{_e(label)}">{_e(label)}</option>' for label in req.entries)
-    free_subs = [c.submission for c in free if c.submission]
-    notes = {id(c.submission): "; ".join(c.notes) for c in free if c.submission}
     return (
         PAGE_TEMPLATE.read_text()
         .replace("{{suite}}", _e(f"{req.id} v{req.version}"))
         .replace("{{budget}}", f"{PARAM_BUDGET:,}")
         .replace("{{task_options}}", options)
-        .replace("{{ranked}}", html_table("ranked", ranked, cols, {}))
-        .replace("{{free}}", html_table("free", free_subs, cols, notes))
+        .replace("{{ranked}}", html_table("ranked", [(s, []) for s in ranked], cols))
+        .replace("{{free}}", html_table("free", free, cols))
     )
 
 
 def build(checked: list[Checked], folder: Path) -> tuple[Path, Path]:
     cols = columns()
-    valid = [c for c in checked if c.ok and c.submission is not None]
-    ranked = ordered([c.submission for c in valid if c.comparable])  # type: ignore[misc]
-    free = sorted((c for c in valid if not c.comparable), key=lambda c: -(primary_mean(c.submission) or -1.0))
+    valid = sorted((c for c in checked if c.ok and c.submission is not None), key=lambda c: rank_key(c.submission))
+    ranked = [c.submission for c in valid if c.comparable]
+    free = [(c.submission, c.notes) for c in valid if not c.comparable]
     md, page_path = folder / "README.md", folder / "index.html"
     md.write_text(markdown(ranked, free, cols))
     page_path.write_text(page(ranked, free, cols))
