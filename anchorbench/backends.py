@@ -2,16 +2,33 @@
 
 A backend maps a picklable function over jobs and yields each job's return value as soon
 as it finishes (in completion order), so the sweep index and the progress bar stay current.
+A job that returns nothing because its worker died (SIGKILL, the out-of-memory killer, a
+crashed Ray worker) or because the function raised yields a :class:`Lost` record instead;
+the other jobs go on, on a fresh worker where needed.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import traceback
+from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from anchorbench.errors import UserError
 
 BACKENDS = ("local", "ray")
+
+
+@dataclass
+class Lost:
+    """A job that returned no result: ``error`` is one line, ``detail`` the full story."""
+
+    job: Any
+    error: str
+    detail: str
 
 
 class Inline:
@@ -23,26 +40,175 @@ class Inline:
 
 
 class ProcessPool:
-    """A pool of ``workers`` fresh processes ("spawn": no forked torch thread pools)."""
+    """``workers`` fresh processes ("spawn": no forked torch thread pools), one pipe each.
+
+    Our own pool rather than ProcessPoolExecutor: when one of its workers dies, the executor
+    fails every job in flight (BrokenProcessPool). Here the parent knows which job each
+    worker runs, so a death loses that job alone and a fresh worker takes the next one.
+    """
 
     def __init__(self, workers: int):
         self.workers = workers
 
     def map(self, fn: Callable[[Any], Any], jobs: list[Any]) -> Iterator[Any]:
         import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from multiprocessing.connection import wait
 
         if not jobs:
             return
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)), mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(fn, job) for job in jobs]
+        ctx = mp.get_context("spawn")
+        todo = deque(jobs)
+        slots: list[_Worker] = []
+        try:
+            for _ in range(min(self.workers, len(jobs))):
+                slots.append(_Worker(ctx, fn))  # one by one: a failed start still closes the others
+            while True:
+                for i, w in enumerate(slots):
+                    if w.job is None and todo:
+                        if not w.alive():  # died while idle, or lost its last job
+                            w.close()
+                            slots[i] = w = _Worker(ctx, fn)
+                        w.start(todo.popleft())
+                busy = [w for w in slots if w.job is not None]
+                if not busy:
+                    return
+                ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
+                for w in busy:
+                    if w.conn in ready or w.process.sentinel in ready:
+                        yield w.collect()
+        finally:
+            # Normal end, Ctrl-C or an exception in the caller: no worker outlives the pool.
+            for w in slots:
+                w.close()
+
+
+class _Worker:
+    def __init__(self, ctx: Any, fn: Callable[[Any], Any]):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child, fn), daemon=True)
+        self.process.start()
+        child.close()  # the child holds its end; ours would keep EOF from ever arriving
+        self.job: Any = None
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def start(self, job: Any) -> None:
+        self.job = job
+        try:
+            self.conn.send(job)
+        except OSError:  # died before it read the job: collect() reports the death
+            pass
+
+    def collect(self) -> Any:
+        """The running job's return value, or a :class:`Lost` record of why there is none."""
+        job, self.job = self.job, None
+        try:
+            # A reply wins even when the process has exited since: it did finish the job.
+            if self.conn.poll():
+                kind, value = self.conn.recv()
+                if kind == "ok":
+                    return value
+                return Lost(job, _last_line(value), value)
+        except (EOFError, OSError):
+            pass  # no reply, or half of one: the worker died
+        self.process.join(timeout=10)
+        return Lost(job, *_death(self.process.pid, self.process.exitcode))
+
+    def close(self) -> None:
+        if self.process.is_alive() and self.job is None:
             try:
-                for future in as_completed(futures):
-                    yield future.result()
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+                self.conn.send(None)  # idle: ask it to leave
+            except OSError:
+                pass
+            self.process.join(timeout=2)
+        if self.process.is_alive():
+            self.process.terminate()  # busy (Ctrl-C, an error in the caller) or not leaving
+            self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+        self.process.close()
+
+
+def _serve(conn: Any, fn: Callable[[Any], Any]) -> None:
+    """A worker's loop: receive a job, send back ("ok", value) or ("raised", traceback)."""
+    # Ctrl-C reaches the whole process group; the parent handles it and stops its workers, so
+    # a worker ignores it rather than printing a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
+    _thread_lock_for_tqdm()
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        try:
+            reply = ("ok", fn(job))
+        except BaseException:  # noqa: BLE001  (sys.exit in a plug-in too: the pool reports it)
+            reply = ("raised", traceback.format_exc())
+        try:
+            conn.send(reply)
+        except OSError:
+            return  # the parent is gone
+        except Exception:  # noqa: BLE001  (the value does not pickle; nothing was sent yet)
+            conn.send(("raised", traceback.format_exc()))
+
+
+def _exit_with_parent() -> None:
+    """A parent killed outright (SIGKILL) cannot stop its workers; they notice and leave, so
+    that no orphan keeps training and writing into a folder that a --resume works on."""
+    import multiprocessing as mp
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = mp.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _thread_lock_for_tqdm() -> None:
+    """tqdm's default lock holds a multiprocessing semaphore, which a worker killed outright
+    never releases: the resource tracker then warns of a leak when the sweep ends. A worker
+    draws no bars of its own, so a thread lock serves."""
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
+
+
+def _death(pid: int | None, exitcode: int | None) -> tuple[str, str]:
+    """The one-line error and the note for error.txt of a worker that died mid-job."""
+    if exitcode is not None and exitcode < 0:
+        why = f"signal {-exitcode}"
+        try:
+            name = f" ({signal.Signals(-exitcode).name})"
+        except ValueError:
+            name = ""
+    else:
+        why, name = f"exit code {exitcode}", ""
+    note = (
+        f"The worker process (pid {pid}) died with {why}{name} before it returned a result.\n"
+        "SIGKILL (signal 9) usually means the out-of-memory killer or `kill -9`; check `dmesg` and the\n"
+        "job's memory. `anchorbench sweep ... --resume` runs the cell again, from its last checkpoint\n"
+        "if it wrote one.\n"
+    )
+    return f"worker died ({why})", note
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no result"
 
 
 class RayBackend:
@@ -74,13 +240,32 @@ class RayBackend:
         try:
             remote = ray.remote(fn)
             # Each job is told its thread count; reserve that many CPUs so Ray packs them honestly.
-            refs = [remote.options(num_cpus=max(1, getattr(job, "threads", 1))).remote(job) for job in jobs]
-            while refs:
-                done, refs = ray.wait(refs, num_returns=1)
-                yield ray.get(done[0])
+            # No automatic retries: like the local pool, a crashed job becomes an error cell that
+            # `--resume` runs again, rather than a cell that may silently run (and OOM) four times.
+            refs = {
+                remote.options(num_cpus=max(1, getattr(job, "threads", 1)), max_retries=0).remote(job): job
+                for job in jobs
+            }
+            pending = list(refs)
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                try:
+                    value = ray.get(done[0])
+                except ray.exceptions.RayError as exc:
+                    value = _ray_lost(ray, refs[done[0]], exc)
+                yield value
         finally:
             if started_here:
                 ray.shutdown()
+
+
+def _ray_lost(ray: Any, job: Any, exc: BaseException) -> Lost:
+    died = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.OutOfMemoryError)
+    if isinstance(exc, died):
+        error = f"worker died (Ray {type(exc).__name__})"
+    else:
+        error = f"Ray {type(exc).__name__}: {_last_line(str(exc))}"
+    return Lost(job, error, f"{type(exc).__name__}: {exc}\n")
 
 
 def get_backend(name: str, *, workers: int, address: str | None = None) -> Any:

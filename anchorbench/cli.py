@@ -128,6 +128,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         probes=runner.parse_probes(args.probes),
     )
     plan = runner.make_plan(request)
+    if args.reuse:
+        runner.check_reuse_allowed()
     if args.dry_run:
         seeds = ", ".join(map(str, request.seeds))
         rows = [

@@ -66,7 +66,7 @@ def describe_validation_error(exc: ValidationError, section: str | None = None, 
     msg = err["msg"].removeprefix("Value error, ")
     got = err.get("input")
     shown = "" if isinstance(got, dict) or err["type"] == "value_error" else f" (got {got!r})"
-    return f"{where or 'config'}: {msg}{shown}{more}"
+    return f"{where}: {msg}{shown}{more}" if where else f"{msg}{shown}{more}"  # a whole-file check has no key
 
 
 def validate(model: type[BaseModel], data: dict[str, Any], section: str) -> Any:

@@ -170,15 +170,16 @@ def run_seeds_batched(
     """Train ``seeds`` of one configuration as one ensemble; writes each seed's run folder
     exactly as :func:`anchorbench.runner.run_seed` does. Raises NotBatchable."""
     from anchorbench.runner import finish_seed, prepare_seed
+    from anchorbench.torch_state import isolated
 
     started = time.perf_counter()
-    if plan.train.threads:
-        torch.set_num_threads(plan.train.threads)
-    trainers = [prepare_seed(plan, s, d, progress=False, probes=probes) for s, d in zip(seeds, run_dirs)]
-    outcomes = fit_ensemble(trainers)
-    # Wall time is shared: each member is charged an equal part of the ensemble's training time.
-    share = (time.perf_counter() - started) / len(seeds)
-    results = []
-    for s, d, t, o in zip(seeds, run_dirs, trainers, outcomes):
-        results.append(finish_seed(plan, s, d, t, o, results_root=results_root, started=time.perf_counter() - share))
+    with isolated(seeds[0], plan.train.threads):
+        trainers = [prepare_seed(plan, s, d, progress=False, probes=probes) for s, d in zip(seeds, run_dirs)]
+        outcomes = fit_ensemble(trainers)
+        # Wall time is shared: each member is charged an equal part of the ensemble's training time.
+        share = (time.perf_counter() - started) / len(seeds)
+        results = []
+        for s, d, t, o in zip(seeds, run_dirs, trainers, outcomes):
+            done = time.perf_counter() - share
+            results.append(finish_seed(plan, s, d, t, o, results_root=results_root, started=done))
     return results

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +58,30 @@ class EntryPlan:
             payload["intervention"] = self.intervention_ref()
         return content_hash(payload)
 
+    @cached_property
+    def code_hash(self) -> str:
+        """Hash of the source that runs: anchorbench, and the packages of a plug-in model, task
+        family or intervention (see :mod:`anchorbench.provenance`)."""
+        from anchorbench.provenance import code_hash
+        from anchorbench.registry import INTERVENTIONS, MODELS
+
+        family = self.task.family_obj
+        used = [MODELS.get(self.model.name), getattr(family, "generate", family)]
+        if self.intervention is not None:
+            used.append(INTERVENTIONS.get(self.intervention.name).apply)
+        return code_hash(used)
+
+    def run_key(self, seed: int) -> str:
+        """What a checkpoint or an earlier result must match to be continued or trusted:
+        the configuration and the code."""
+        return content_hash({"config": self.config_hash(seed), "code": self.code_hash})
+
     def build_model(self, seed: int) -> Any:
         """The model as trained: seeded init, then the intervention (own generator) if any."""
-        import torch
+        from anchorbench.torch_state import isolated
 
-        torch.manual_seed(seed)
-        model = self.model.build(self.params.vocab_size, self.params.seq_len)
+        with isolated(seed):  # seeded, and the caller's global RNG left as it was
+            model = self.model.build(self.params.vocab_size, self.params.seq_len)
         if self.intervention is not None:
             self.intervention.apply(model, seed)
         return model
@@ -126,9 +145,12 @@ def resolve_target(target: str, grid: tuple[str, ...] = ()) -> tuple[SuiteSpec |
         return suite, suite.expanded()
     if grid:
         raise UserError("--grid applies to suites with a grid (e.g. matching-depth), not to a single task")
-    if TASK_ID.match(target) or target in TASKS:
+    if TASK_ID.match(target):
         TASKS.entry(target)  # raises with the current version or "did you mean"
         return None, [SuiteEntry(task=target)]
+    if target in TASKS:  # e.g. an entry point named 'mytask': its name would become a folder
+        origin = TASKS.entry(target).origin
+        raise UserError(f"task '{target}' ({origin}) has no versioned id like 'name-v1'; rename its registration")
     known = TASKS.names() + list(suite_paths())
     close = difflib.get_close_matches(target, known, n=1, cutoff=0.6)
     hint = f" Did you mean '{close[0]}'?" if close else ""

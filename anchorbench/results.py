@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
@@ -25,9 +24,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from anchorbench.numerics import stack_fields
+from anchorbench.provenance import git_hash
 from anchorbench.stats import kaplan_meier_median, mean_ci
 
-SCHEMA_VERSION = 1
+# 2: the numerics stack in Environment, the code hash in ModelRef; version 1 records stay readable.
+SCHEMA_VERSION = 2
 SCHEMA_DIR = Path(__file__).parent / "schema"
 
 
@@ -47,17 +49,33 @@ class ModelRef(Record):
     name: str = Field(description="registry name or 'module:attr'")
     config: dict[str, Any] = Field(description="the full, resolved model config")
     n_params: int
+    code_hash: str | None = Field(
+        None,
+        description="sha256 over the source of anchorbench and of the packages defining the model, task family "
+        "and intervention (see anchorbench.provenance); null in version 1 records",
+    )
 
 
 class Environment(Record):
+    """Where a result was computed. The numerics-stack fields (see ``anchorbench.numerics``) are
+    null in records written before schema version 2: such a stack is unknown, never "the same"."""
+
     anchorbench_version: str
     git_hash: str | None = Field(description="commit of the anchorbench checkout; null when not a git checkout")
+    git_dirty: bool | None = Field(None, description="the package's code differed from its commit")
     torch_version: str
     numpy_version: str
     python_version: str
     platform: str
     device: str
     threads: int
+    cpu_capability: str | None = Field(None, description="torch.backends.cpu.get_cpu_capability(): AVX2, AVX512...")
+    machine: str | None = Field(None, description="platform.machine(): x86_64, arm64...")
+    cpu_model: str | None = None
+    blas: str | None = Field(None, description="the BLAS torch was built with, and its version where known")
+    onednn: str | None = Field(None, description="oneDNN (MKL-DNN) version torch was built with")
+    gpu_name: str | None = Field(None, description="on a GPU: its name")
+    cuda_version: str | None = None
 
 
 class SplitSummary(Record):
@@ -70,7 +88,7 @@ class SplitSummary(Record):
 class RunResult(Record):
     """One training run: one task, one model config, one seed."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     kind: Literal["run"] = "run"
     name: str = Field(description="the run's path relative to the results folder")
     task: TaskRef
@@ -110,7 +128,7 @@ class ScoreSummary(Record):
 class AggregateResult(Record):
     """All seeds of one task and model config."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     kind: Literal["aggregate"] = "aggregate"
     name: str
     task: TaskRef
@@ -191,12 +209,28 @@ def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); a result is as readable as any file the user writes
+        os.chmod(tmp, 0o666 & ~current_umask())
         with os.fdopen(fd, "w") as f:
             write(f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@lru_cache(maxsize=1)
+def current_umask() -> int:
+    """The process's umask, read once (setting it to read it is racy, so not on every write)."""
+    try:  # Linux: readable without changing it
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
@@ -211,20 +245,6 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 # -- provenance ----------------------------------------------------------------------------
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@lru_cache(maxsize=1)
-def git_hash() -> str | None:
-    root = Path(__file__).resolve().parent.parent
-    if not (root / ".git").exists():
-        return None
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
 
 
 def environment(device: str, threads: int) -> Environment:
@@ -242,6 +262,7 @@ def environment(device: str, threads: int) -> Environment:
         platform=platform.platform(),
         device=device,
         threads=threads,
+        **stack_fields(device),
     )
 
 

@@ -6,6 +6,7 @@ its names are re-exported here for callers of the runner.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,11 +94,30 @@ def choose_folder(
 
 
 # -- execution ------------------------------------------------------------------------------
-def find_reusable(results_root: Path, config_hash: str, exclude: Path) -> Path | None:
-    """A completed run with this config hash, written by this very version and commit."""
-    from anchorbench import __version__
-    from anchorbench.results import git_hash
+def trusted(data: dict[str, Any], config_hash: str, code_hash: str) -> bool:
+    """An earlier result stands for this run: same configuration, same code, finished."""
+    model = data.get("model") or {}
+    return (
+        data.get("config_hash") == config_hash
+        and model.get("code_hash") == code_hash
+        and data.get("status") in ("completed", "diverged")
+    )
 
+
+def check_reuse_allowed() -> None:
+    """--reuse trusts results of the same commit; uncommitted changes make the commit say nothing."""
+    from anchorbench.provenance import git_dirty
+
+    if git_dirty():
+        raise UserError(
+            "--reuse refuses to run from a checkout with uncommitted changes in anchorbench/ "
+            "(a copied score could come from other code); commit or stash them, or drop --reuse"
+        )
+
+
+def find_reusable(results_root: Path, config_hash: str, code_hash: str, exclude: Path) -> Path | None:
+    """A completed run with this config hash and code hash (anchorbench's source and the plug-ins')."""
+    check_reuse_allowed()
     for path in sorted(results_root.glob("*/*/seed-*/result.json")):
         if path.parent == exclude:
             continue
@@ -105,14 +125,7 @@ def find_reusable(results_root: Path, config_hash: str, exclude: Path) -> Path |
             data = read_json(path)
         except (OSError, ValueError):
             continue
-        env = data.get("env", {})
-        if (
-            data.get("config_hash") == config_hash
-            and data.get("status") == "completed"
-            and env.get("anchorbench_version") == __version__
-            and env.get("git_hash") is not None
-            and env.get("git_hash") == git_hash()
-        ):
+        if trusted(data, config_hash, code_hash) and data.get("status") == "completed":
             return path.parent
     return None
 
@@ -158,20 +171,33 @@ def run_seed(
     progress: bool,
     reuse: bool = False,
     probes: tuple[str, ...] = (),
+    threads: int | None = None,
 ) -> RunResult:
+    """Train and score one seed into ``run_dir``. With ``resume``, a finished result of the same
+    configuration and code stands and a checkpoint of it is continued; a stale one (another
+    config or code) is dropped and the seed trains again. The caller's torch RNG and thread
+    count are left as they were; ``threads`` overrides ``train.threads``."""
+    from anchorbench.torch_state import isolated
+    from anchorbench.train import CHECKPOINT, stale_checkpoint
+
     result_path = run_dir / "result.json"
+    config_hash, code_hash = plan.config_hash(seed), plan.code_hash
     if resume and result_path.exists():
-        return RunResult.model_validate(read_json(result_path))
-    if reuse and (source := find_reusable(results_root, plan.config_hash(seed), exclude=run_dir)) is not None:
+        data = read_json(result_path)
+        if trusted(data, config_hash, code_hash):
+            return RunResult.model_validate(data)
+        result_path.unlink()  # written by another configuration or other code: train again
+    if resume and stale_checkpoint(run_dir, plan.run_key(seed)):
+        print(f"{run_dir}: its checkpoint is of another configuration or code; training from step 0", file=sys.stderr)
+        (run_dir / CHECKPOINT).unlink()
+    if reuse and (source := find_reusable(results_root, config_hash, code_hash, exclude=run_dir)) is not None:
         return reuse_run(source, run_dir, results_root)
     started = time.perf_counter()
-    if plan.train.threads:
-        import torch
-
-        torch.set_num_threads(plan.train.threads)
-    trainer = prepare_seed(plan, seed, run_dir, progress=progress, probes=probes)
-    outcome = trainer.fit(resume=resume)
-    return finish_seed(plan, seed, run_dir, trainer, outcome, results_root=results_root, started=started)
+    # The global RNG is seeded for training too: a plug-in with dropout draws the same masks every run.
+    with isolated(seed, threads or plan.train.threads):
+        trainer = prepare_seed(plan, seed, run_dir, progress=progress, probes=probes)
+        outcome = trainer.fit(resume=resume)
+        return finish_seed(plan, seed, run_dir, trainer, outcome, results_root=results_root, started=started)
 
 
 def prepare_seed(plan: EntryPlan, seed: int, run_dir: Path, *, progress: bool, probes: tuple[str, ...]) -> Any:
@@ -184,7 +210,7 @@ def prepare_seed(plan: EntryPlan, seed: int, run_dir: Path, *, progress: bool, p
     run_dir.mkdir(parents=True, exist_ok=True)
     return Trainer(
         model, dataset, plan.train, seed=seed, metrics=metrics, run_dir=run_dir,
-        config_hash=plan.config_hash(seed), progress=progress, desc=f"{plan.label} seed {seed}",
+        config_hash=plan.run_key(seed), progress=progress, desc=f"{plan.label} seed {seed}",
         probes=dynamics_probes(plan, model, probes),
     )  # fmt: skip
 
@@ -204,7 +230,12 @@ def finish_seed(
     result = RunResult(
         name=_relative(run_dir, results_root),
         task=plan.task_ref(),
-        model=ModelRef(name=plan.model.name, config=plan.model.config, n_params=count_params(trainer.model)),
+        model=ModelRef(
+            name=plan.model.name,
+            config=plan.model.config,
+            n_params=count_params(trainer.model),
+            code_hash=plan.code_hash,
+        ),
         intervention=plan.intervention_ref(),
         train=plan.train.model_dump(mode="json"),
         seed=seed,
@@ -253,26 +284,29 @@ def execute(
 ) -> list[EntryOutcome]:
     seeds = plan.request.seeds
     out.mkdir(parents=True, exist_ok=True)
-    if not (out / MANIFEST).exists():
-        suite = {"id": plan.suite.id, "version": plan.suite.version} if plan.suite else None
-        write_json(out / MANIFEST, {**plan.request.manifest(), "suite": suite, "created_at": now()})
-    outcomes = []
-    for entry in plan.entries:
-        folder = out / entry.label
-        results = []
-        for seed in seeds:
-            result = run_seed(
-                entry, seed, folder / f"seed-{seed}", results_root=out.parent, resume=resume, progress=progress,
-                reuse=reuse, probes=plan.request.probes,
-            )  # fmt: skip
-            results.append(result)
-            if on_result:
-                on_result(entry, result)
-        metrics = {name: METRICS.get(name) for name in entry.task.scores}
-        agg = aggregate(f"{out.name}/{entry.label}", results, metrics)
-        write_json(folder / "aggregate.json", agg)
-        outcomes.append(EntryOutcome(entry, results, agg, folder))
-    return outcomes
+    from anchorbench.locking import hold
+
+    with hold(out):  # one process per results folder
+        if not (out / MANIFEST).exists():
+            suite = {"id": plan.suite.id, "version": plan.suite.version} if plan.suite else None
+            write_json(out / MANIFEST, {**plan.request.manifest(), "suite": suite, "created_at": now()})
+        outcomes = []
+        for entry in plan.entries:
+            folder = out / entry.label
+            results = []
+            for seed in seeds:
+                result = run_seed(
+                    entry, seed, folder / f"seed-{seed}", results_root=out.parent, resume=resume, progress=progress,
+                    reuse=reuse, probes=plan.request.probes,
+                )  # fmt: skip
+                results.append(result)
+                if on_result:
+                    on_result(entry, result)
+            metrics = {name: METRICS.get(name) for name in entry.task.scores}
+            agg = aggregate(f"{out.name}/{entry.label}", results, metrics)
+            write_json(folder / "aggregate.json", agg)
+            outcomes.append(EntryOutcome(entry, results, agg, folder))
+        return outcomes
 
 
 def comparisons(plan: Plan, outcomes: list[EntryOutcome], out: Path) -> list[Any]:

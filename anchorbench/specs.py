@@ -20,7 +20,41 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from anchorbench.errors import UserError
 from anchorbench.registry import FAMILIES, Registry
 
-TASK_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-v[0-9]+$")
+TASK_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-v[0-9]+\Z")  # \Z: '$' would let a trailing newline through
+
+# Names that become one file or folder name: suite and sweep ids, suite entry names and the labels
+# a grid makes (``matching@n_layers=2,hops=3``), twin labels (``plain+orthogonal-noise``). A letter
+# or digit first, so never '.', '..' or a hidden file; no '/', '\\', ':', spaces or control characters,
+# so a name cannot leave the results folder or mean different things on different systems.
+SLUG_CHARS = "letters, digits and . _ - + = , @"
+SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=,@-]*")
+SLUG_MAX = 200  # file systems allow 255 bytes per name
+
+
+def _shown(value: Any) -> str:
+    """``value`` quoted on one line (repr escapes control characters), cut when long."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def slug_problem(value: str) -> str | None:
+    if not isinstance(value, str) or not SLUG.fullmatch(value) or len(value) > SLUG_MAX:
+        return f"allowed: {SLUG_CHARS}; a letter or digit first; at most {SLUG_MAX} characters"
+    return None
+
+
+def check_slug(value: str, what: str) -> str:
+    """``value`` if it can name a folder; else ValueError (a one-line message naming it)."""
+    problem = slug_problem(value)
+    if problem:
+        raise ValueError(f"{what} {_shown(value)} cannot name a folder ({problem})")
+    return value
+
+
+def check_task_id(value: str) -> str:
+    if not isinstance(value, str) or not TASK_ID.fullmatch(value):
+        raise ValueError(f"task id {_shown(value)} must look like 'name-v1' (lowercase, dash-separated, versioned)")
+    return value
 
 
 def builtin_tasks_dir() -> Path:
@@ -63,9 +97,7 @@ class TaskSpec(Spec):
     @field_validator("id")
     @classmethod
     def _versioned(cls, v: str) -> str:
-        if not TASK_ID.match(v):
-            raise ValueError(f"task id '{v}' must look like 'name-v1' (lowercase, dash-separated, versioned)")
-        return v
+        return check_task_id(v)
 
     @property
     def version(self) -> int:
@@ -98,6 +130,16 @@ class SuiteEntry(Spec):
     name: str | None = Field(None, description="defaults to the task id; unique within the suite")
     set: dict[str, Any] = Field(default_factory=dict, description="overrides like 'train.steps': 500")
 
+    @field_validator("task")
+    @classmethod
+    def _task_id(cls, v: str) -> str:
+        return check_task_id(v)  # it is the entry's folder name when the entry has no name
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        return None if v is None else check_slug(v, "entry name")
+
     @property
     def label(self) -> str:
         return self.name or self.task
@@ -122,6 +164,11 @@ class SuiteSpec(Spec):
     compare: CompareSpec | None = None
     report: str | None = Field(None, description="a registered report drawn after the runs (e.g. capacity)")
 
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        return check_slug(v, "suite id")
+
     @model_validator(mode="after")
     def _compare_names_an_entry(self) -> SuiteSpec:
         if self.compare is not None:
@@ -129,23 +176,24 @@ class SuiteSpec(Spec):
                 raise ValueError("compare and grid cannot be combined in one suite")
             if self.compare.baseline not in [e.label for e in self.runs]:
                 raise ValueError(f"compare.baseline '{self.compare.baseline}' is not the name of an entry")
+        check_grid_labels(self.runs, self.grid)
         return self
 
     def expanded(self) -> list[SuiteEntry]:
         """The entries with the grid applied: one per entry and combination of grid values."""
         if not self.grid:
             return list(self.runs)
+        try:  # again here: --grid replaces axes after the file was validated
+            check_grid_labels(self.runs, self.grid)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
         keys = list(self.grid)
-        out = []
-        for entry in self.runs:
-            for combo in itertools.product(*(self.grid[k] for k in keys)):
-                suffix = ",".join(f"{k.rpartition('.')[2]}={v}" for k, v in zip(keys, combo))
-                out.append(
-                    SuiteEntry(
-                        task=entry.task, name=f"{entry.label}@{suffix}", set={**entry.set, **dict(zip(keys, combo))}
-                    )
-                )
-        return out
+        return [
+            SuiteEntry(task=entry.task, name=grid_label(entry.label, keys, combo),
+                       set={**entry.set, **dict(zip(keys, combo))})
+            for entry in self.runs
+            for combo in itertools.product(*(self.grid[k] for k in keys))
+        ]  # fmt: skip
 
     @field_validator("runs")
     @classmethod
@@ -155,6 +203,25 @@ class SuiteSpec(Spec):
         if dup:
             raise ValueError(f"entries share a name: {sorted(dup)}; give each a distinct 'name'")
         return v
+
+
+def grid_label(label: str, keys: list[str], combo: tuple[Any, ...]) -> str:
+    """``matching@n_layers=2,hops=3``: the entry's label and its grid values."""
+    return f"{label}@" + ",".join(f"{k.rpartition('.')[2]}={v}" for k, v in zip(keys, combo))
+
+
+def check_grid_labels(runs: list[SuiteEntry], grid: dict[str, list[Any]], what: str = "grid value") -> None:
+    """Every label the grid makes must name a folder; the message names the value that cannot."""
+    for key, values in grid.items():
+        for v in values:
+            part = f"{key.rpartition('.')[2]}={v}"
+            if not SLUG.fullmatch(f"x{part}"):  # 'x': the part never starts a label
+                raise ValueError(f"{what} {_shown(v)} of {key} cannot be part of a folder name (allowed: {SLUG_CHARS})")
+    if grid:  # the longest value of each axis makes the longest label
+        keys = list(grid)
+        longest = tuple(max(grid[k], key=lambda v: len(str(v)), default="") for k in keys)
+        for entry in runs:
+            check_slug(grid_label(entry.label, keys, longest), "the label")
 
 
 class PhaseSpec(Spec):
@@ -175,6 +242,11 @@ class SweepSpec(Spec):
     axes: dict[str, list[Any]] = Field(min_length=1)
     phase: PhaseSpec | None = None
 
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        return check_slug(v, "sweep id")  # the results folder is named after it
+
     @model_validator(mode="after")
     def _axes(self) -> SweepSpec:
         for key, values in self.axes.items():
@@ -187,6 +259,7 @@ class SweepSpec(Spec):
                     raise ValueError("axis seed takes non-negative integers")
             elif key.count(".") != 1 or key.split(".")[0] not in ("task", "model", "train", "intervention"):
                 raise ValueError(f"axis '{key}' is not 'seed' or section.key (task, model, train, intervention)")
+        check_grid_labels([self.base], {k: v for k, v in self.axes.items() if k != "seed"}, "axis value")
         if self.phase is not None:
             for ax in (self.phase.x, self.phase.y):
                 if ax is not None and (ax not in self.axes or ax == "seed"):

@@ -4,34 +4,47 @@ Layout of one sweep (the same per-run layout as ``anchorbench run``, so ``plot``
 
     results/<sweep>/sweep.json                    the index: request, axes, every cell's status
     results/<sweep>/<label>/seed-<s>/result.json  one RunResult per cell
+    results/<sweep>/<label>/seed-<s>/error.txt    a failed cell's full traceback (or how its worker died)
     results/<sweep>/<label>/aggregate.json        written by ``anchorbench report``
 
 A cell is one configuration and one seed. It is done when its ``result.json`` exists with
 the cell's config hash (the content hash of task spec, model, training config and seed) and
 status completed or diverged; ``--resume`` skips done cells and runs the rest, errored cells
-included; a cell killed midway continues from its last checkpoint. A cell that raises is
-recorded with status ``error`` and its message, and the sweep goes on. Cells that differ
-only in seed can train as one batched ensemble (:mod:`anchorbench.ensemble`).
+included; a cell killed midway continues from its last checkpoint. A cell that raises, or
+whose worker dies (SIGKILL, out of memory), is recorded with status ``error`` and a one-line
+message, and the sweep goes on (on a fresh worker). One process at a time works on a sweep
+folder (:mod:`anchorbench.locking`). Cells that differ only in seed can train as one batched
+ensemble (:mod:`anchorbench.ensemble`).
+
+Ray jobs train directly in the sweep folder when the worker sees it (a shared filesystem,
+or one machine): a killed cell then continues from its checkpoint too. A worker that does
+not see it (checked by reading a token the parent wrote there) trains in a scratch folder
+and ships the files back by value; such a cell, killed, restarts from scratch.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import secrets
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from anchorbench.backends import Lost
 from anchorbench.errors import UserError
 from anchorbench.plan import EntryPlan, plan_entry
-from anchorbench.results import now, read_json, write_json
+from anchorbench.results import _atomic_write, now, read_json, write_json
 from anchorbench.specs import SuiteEntry, SweepSpec, content_hash, load_sweep
 
 INDEX = "sweep.json"
 DONE = ("completed", "diverged")
+ERROR_FILE = "error.txt"
+TOKEN = ".shared-token"  # Ray: a worker that reads the parent's token here sees the sweep folder
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,7 @@ class Cell:
     seed: int
     coords: dict[str, Any]  # the value of every axis, seed included
     config_hash: str
+    code_hash: str  # anchorbench's source and the plug-ins': a finished cell of other code runs again
 
     @property
     def path(self) -> str:
@@ -89,7 +103,7 @@ def make_sweep_plan(
         check_output(plan.build_model(0), plan.model.name, plan.params.vocab_size, plan.params.seq_len)
         entries[entry.label] = (entry, plan)
         coords = {k: entry.set[k] for k in config_axes}
-        cells += [Cell(entry.label, s, {**coords, "seed": s}, plan.config_hash(s)) for s in seeds]
+        cells += [Cell(entry.label, s, {**coords, "seed": s}, plan.config_hash(s), plan.code_hash) for s in seeds]
     hashes = [c.config_hash for c in cells]
     if len(set(hashes)) != len(hashes):
         raise UserError(f"{source}: two cells resolve to the same configuration (an axis value has no effect?)")
@@ -109,13 +123,15 @@ def finished(result: dict[str, Any], config_hash: str) -> bool:
     return result.get("config_hash") == config_hash and result.get("status") in DONE
 
 
-def done_status(out: Path, path: str, config_hash: str) -> str | None:
-    """The status of the finished cell at ``out/path``; None when it still has to run."""
+def done_status(out: Path, path: str, config_hash: str, code_hash: str) -> str | None:
+    """The status of the finished cell at ``out/path`` (same config and code); None when it still has to run."""
+    from anchorbench.runner import trusted
+
     try:
         data = read_json(out / path / "result.json")
     except (OSError, ValueError):
         return None
-    return data["status"] if finished(data, config_hash) else None
+    return data["status"] if trusted(data, config_hash, code_hash) else None
 
 
 # -- jobs: what one worker does ---------------------------------------------------------------
@@ -131,7 +147,10 @@ class Job:
     out: str
     threads: int
     batch: bool
-    ship: bool = False  # Ray: train in a scratch folder and send the files back
+    # Ray: the token the parent wrote to <out>/.shared-token. A worker that reads the same one
+    # there trains in place; one that does not trains in a scratch folder and ships the files.
+    # None: train in place (the local backends always see the folder).
+    shared_token: str | None = None
     # The task's spec travels with the job (by value): a worker process or Ray node knows only
     # built-in and entry-point tasks, not one the parent loaded with --include-path.
     task_spec: dict[str, Any] | None = None
@@ -143,7 +162,8 @@ class CellReport:
     seed: int
     status: str  # completed | diverged | error
     wall_time_s: float | None = None
-    error: str | None = None
+    error: str | None = None  # one line, for sweep.json
+    detail: str | None = None  # the full traceback, for error.txt
     batched: bool = False
     scores: dict[str, float | None] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # relative path -> content (ship mode)
@@ -156,7 +176,8 @@ def run_job(job: Job) -> list[CellReport]:
     import torch
 
     torch.set_num_threads(max(1, job.threads))
-    scratch = tempfile.TemporaryDirectory(prefix="anchorbench-cell-") if job.ship else None
+    ship = job.shared_token is not None and not _sees(Path(job.out), job.shared_token)
+    scratch = tempfile.TemporaryDirectory(prefix="anchorbench-cell-") if ship else None
     out = Path(scratch.name) / Path(job.out).name if scratch else Path(job.out)
     try:
         try:
@@ -164,7 +185,7 @@ def run_job(job: Job) -> list[CellReport]:
                 _register_shipped_task(job.task_spec)
             plan = plan_entry(SuiteEntry.model_validate(job.entry), job.model, job.sets)
         except Exception as exc:  # noqa: BLE001
-            return [CellReport(job.label, s, "error", error=_one_line(exc)) for s in job.seeds]
+            return [_error(job.label, s, exc) for s in job.seeds]
         reports = _train(plan, job, out)
         if scratch:
             for r in reports:
@@ -174,6 +195,13 @@ def run_job(job: Job) -> list[CellReport]:
     finally:
         if scratch:
             scratch.cleanup()
+
+
+def _sees(out: Path, token: str) -> bool:
+    try:
+        return (out / TOKEN).read_text() == token
+    except OSError:
+        return False
 
 
 def _register_shipped_task(data: dict[str, Any]) -> None:
@@ -197,7 +225,7 @@ def _train(plan: EntryPlan, job: Job, out: Path) -> list[CellReport]:
         except NotBatchable:
             pass  # e.g. an LSTM: train the seeds one after another
         except Exception as exc:  # noqa: BLE001
-            return [CellReport(job.label, s, "error", error=_one_line(exc), batched=True) for s in job.seeds]
+            return [_error(job.label, s, exc, batched=True) for s in job.seeds]
     reports = []
     for seed, run_dir in zip(job.seeds, dirs):
         try:
@@ -207,12 +235,17 @@ def _train(plan: EntryPlan, job: Job, out: Path) -> list[CellReport]:
             result = run_seed(plan, seed, run_dir, results_root=out.parent, resume=True, progress=False)
             reports.append(_report(job.label, result))
         except Exception as exc:  # noqa: BLE001
-            reports.append(CellReport(job.label, seed, "error", error=_one_line(exc)))
+            reports.append(_error(job.label, seed, exc))
     return reports
 
 
 def _report(label: str, result: Any, batched: bool = False) -> CellReport:
     return CellReport(label, result.seed, result.status, result.wall_time_s, batched=batched, scores=result.scores)
+
+
+def _error(label: str, seed: int, exc: BaseException, batched: bool = False) -> CellReport:
+    detail = "".join(traceback.format_exception(exc))
+    return CellReport(label, seed, "error", error=_one_line(exc), detail=detail, batched=batched)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -278,42 +311,78 @@ def run_sweep(
     from tqdm.auto import tqdm
 
     from anchorbench.backends import get_backend
+    from anchorbench.locking import hold
 
     workers, threads = resources(workers, threads)
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    index = _load_index(plan, out)
-    pending = []
-    for c in plan.cells:
-        status = done_status(out, c.path, c.config_hash)
-        if status is None:
-            pending.append(c)
-        else:
-            index["cells"][c.path].update(status=status, error=None)
-    write_json(out / INDEX, index)
-    jobs = make_jobs(plan, pending, out, workers=workers, threads=threads, batch=batch)
-    for job in jobs:
-        job.ship = backend == "ray"  # a Ray worker may be another machine: files come back by value
-    bar = tqdm(total=len(plan.cells), initial=len(plan.cells) - len(pending), desc=f"sweep {plan.spec.id}",
-               unit="cell", disable=not progress, dynamic_ncols=True)  # fmt: skip
-    errors = 0
-    try:
-        for reports in get_backend(backend, workers=workers, address=address).map(run_job, jobs):
-            for r in reports:
-                _write_shipped(out, r)
-                cell = index["cells"][f"{r.label}/seed-{r.seed}"]
-                cell.update(status=r.status, error=r.error, wall_time_s=r.wall_time_s, batched=r.batched)
-                errors += r.status == "error"
-                if on_report:
-                    on_report(r)
-            index["updated_at"] = now()
-            write_json(out / INDEX, index)
-            bar.update(len(reports))
-            bar.set_postfix({"errors": errors}, refresh=False)
-    finally:
-        bar.close()
+    with hold(out):  # one process per sweep folder: a second --resume is refused, not run twice
+        index = _load_index(plan, out)
+        pending = []
+        for c in plan.cells:
+            status = done_status(out, c.path, c.config_hash, c.code_hash)
+            if status is None:
+                pending.append(c)
+            else:
+                index["cells"][c.path].update(status=status, error=None)
+        write_json(out / INDEX, index)
+        # Absolute: a Ray worker need not share this process's working directory.
+        jobs = make_jobs(plan, pending, out.absolute(), workers=workers, threads=threads, batch=batch)
+        if backend == "ray":
+            token = secrets.token_hex(16)
+            _write_bytes(out / TOKEN, token.encode())
+            for job in jobs:
+                job.shared_token = token
+        bar = tqdm(total=len(plan.cells), initial=len(plan.cells) - len(pending), desc=f"sweep {plan.spec.id}",
+                   unit="cell", disable=not progress, dynamic_ncols=True)  # fmt: skip
+        errors = 0
+        try:
+            runs = get_backend(backend, workers=workers, address=address).map(run_job, jobs)
+            with closing(runs):  # Ctrl-C or an error here stops the workers now, not at garbage collection
+                for returned in runs:
+                    reports = _lost_reports(out, index, returned) if isinstance(returned, Lost) else returned
+                    for r in reports:
+                        _write_shipped(out, r)
+                        _keep_error(out / r.label / f"seed-{r.seed}", r)
+                        cell = index["cells"][f"{r.label}/seed-{r.seed}"]
+                        cell.update(status=r.status, error=r.error, wall_time_s=r.wall_time_s, batched=r.batched)
+                        errors += r.status == "error"
+                        if on_report:
+                            on_report(r)
+                    index["updated_at"] = now()
+                    write_json(out / INDEX, index)
+                    bar.update(len(reports))
+                    bar.set_postfix({"errors": errors}, refresh=False)
+        finally:
+            bar.close()
+            (out / TOKEN).unlink(missing_ok=True)
     return SweepOutcome(out, list(index["cells"].values()), len(pending), len(plan.cells) - len(pending),
                         round(time.perf_counter() - started, 3))  # fmt: skip
+
+
+def _lost_reports(out: Path, index: dict[str, Any], lost: Lost) -> list[CellReport]:
+    """Error reports for the seeds of a job that returned nothing (its worker died). A seed the
+    job finished before that keeps its result: it was written in place and is complete."""
+    job, reports = lost.job, []
+    for seed in job.seeds:
+        path = f"{job.label}/seed-{seed}"
+        known = index["cells"][path]
+        status = done_status(out, path, known["config_hash"], known["code_hash"])
+        if status is not None:
+            wall = read_json(out / path / "result.json").get("wall_time_s")
+            reports.append(CellReport(job.label, seed, status, wall, batched=job.batch and len(job.seeds) > 1))
+        else:
+            cell = f"cell: {job.label} seed {seed} (job seeds {', '.join(map(str, job.seeds))})\n"
+            reports.append(CellReport(job.label, seed, "error", error=lost.error, detail=cell + lost.detail))
+    return reports
+
+
+def _keep_error(run_dir: Path, report: CellReport) -> None:
+    """A failed cell's full story goes to error.txt beside it; a later success removes it."""
+    if report.status == "error":
+        _write_bytes(run_dir / ERROR_FILE, (report.detail or report.error or "error").encode())
+    else:
+        (run_dir / ERROR_FILE).unlink(missing_ok=True)
 
 
 def resources(workers: int | None, threads: int | None) -> tuple[int, int]:
@@ -334,6 +403,7 @@ def _load_index(plan: SweepPlan, out: Path) -> dict[str, Any]:
         prev = old.get(c.path, {})
         cells[c.path] = {
             "label": c.label, "seed": c.seed, "coords": c.coords, "config_hash": c.config_hash,
+            "code_hash": c.code_hash,
             "result": f"{c.path}/result.json", "status": prev.get("status", "pending"),
             "error": prev.get("error"), "wall_time_s": prev.get("wall_time_s"), "batched": prev.get("batched", False),
         }  # fmt: skip
@@ -351,8 +421,15 @@ def _load_index(plan: SweepPlan, out: Path) -> dict[str, Any]:
 
 
 def _write_shipped(out: Path, report: CellReport) -> None:
-    for rel, data in report.files.items():
-        path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    """Write a shipped cell's files, each atomically and result.json last: a crash in between
+    leaves a cell without result.json (``--resume`` runs it again), never one whose result.json
+    lacks its model or history."""
+    for rel in sorted(report.files, key=lambda rel: Path(rel).name == "result.json"):
+        _write_bytes(out / rel, report.files[rel])
     report.files = {}
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    # results._atomic_write (temporary file beside path, then rename) hands a text stream;
+    # bytes go to its binary buffer, which holds nothing else
+    _atomic_write(path, lambda f: f.buffer.write(data))

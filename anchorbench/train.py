@@ -132,6 +132,14 @@ class TrainOutcome:
     resumed_from: int | None
 
 
+def stale_checkpoint(run_dir: Path, key: str) -> bool:
+    """Whether ``run_dir`` holds a checkpoint written under another key (config or code)."""
+    path = run_dir / CHECKPOINT
+    if not path.exists():
+        return False
+    return torch.load(path, map_location="cpu", weights_only=True).get("config_hash") != key
+
+
 class Trainer:
     """Trains one model on one dataset; optionally checkpoints into ``run_dir``."""
 
@@ -180,9 +188,20 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "history": self.history,
         }
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)  # atomic: a kill leaves the old or the new checkpoint, never half
+        import secrets
+
+        # A unique temporary name beside the checkpoint: a fixed one would collide with another
+        # process writing the same run (or a leftover of a killed one). Created exclusively ("x")
+        # rather than by mkstemp, whose 0600 would make the checkpoint private.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        f = open(tmp, "xb")  # before the try: a file that clashes is not ours to remove
+        try:
+            with f:
+                torch.save(state, f)
+            os.replace(tmp, path)  # atomic: a kill leaves the old or the new checkpoint, never half
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def load_checkpoint(self) -> tuple[int, tuple[torch.Tensor, int]]:
         fresh = (0, (torch.zeros((), device=self.device), 0))

@@ -70,14 +70,15 @@ def test_verify_reproduces_a_seed_and_catches_a_consistent_forgery(
     path = board / "submissions" / "transformer-tiny.json"
     assert main(["leaderboard", "verify", str(path), "--seed", "1", "--task", "identity", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "verified: 3 score(s) reproduced" in out and "DIFFERS" not in out
+    assert "rule: exact (same numerics stack" in out
+    assert "verified (exact): 3 score(s) reproduced exactly" in out and "DIFFERS" not in out
 
     save(path, _raise_score(load(path), "identity", "test_loss", -0.05))
     code, _ = validate(capsys, path)
     assert code == 0, "a forgery with a recomputed hash passes validate..."
     assert main(["leaderboard", "verify", str(path), "--seed", "0", "--task", "identity", "--quiet"]) == 1
     out = capsys.readouterr().out
-    assert "DIFFERS" in out and "verify FAILED: 1 score(s) differ: identity.test_loss" in out
+    assert "DIFFERS" in out and "verify FAILED (exact): 1 score(s) differ: identity.test_loss" in out
 
 
 def test_verify_refuses_a_config_that_does_not_hash_to_the_record(

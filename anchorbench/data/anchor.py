@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from anchorbench.data.dataset import Dataset
-from anchorbench.data.family import Family, FamilyParams, noise, place, render, split_of
+from anchorbench.data.family import BYTE, Family, FamilyParams, noise, place, render, split_of
 from anchorbench.data.keys import KeyPools, is_test_key
 from anchorbench.data.seeding import rng_for
 
@@ -30,10 +30,13 @@ class IdentityParams(FamilyParams):
 
     @model_validator(mode="after")
     def _tokens_fit(self) -> IdentityParams:
+        if _positions(self) > BYTE:
+            raise ValueError(f"seq_len {self.seq_len} is over {BYTE + 1}, the most this family supports")
         if self.anchor >= self.noise_low:
             raise ValueError("anchor must be smaller than noise_low")
         if self.noise_high + self.seq_len - 2 >= self.vocab_size:
             raise ValueError("keys b + p exceed the vocabulary; raise vocab_size")
+        _pools(self)  # raises when the key split leaves a position without keys of a type
         return self
 
 
@@ -41,8 +44,12 @@ def _positions(p: IdentityParams) -> int:
     return p.seq_len - 1  # anchor at p, key at p + 1 <= seq_len - 1
 
 
+def _pools(p: IdentityParams) -> KeyPools:
+    return KeyPools(p.noise_low, p.noise_high, _positions(p), p.key_mod, offset_by_position=True)
+
+
 def generate(p: IdentityParams, seed: int) -> Dataset:
-    pools = KeyPools(p.noise_low, p.noise_high, _positions(p), p.key_mod, offset_by_position=True)
+    pools = _pools(p)
     groups = tuple(f"p={i}" for i in range(_positions(p)))
     splits = {}
     for name, n, test in (("train", p.n_train, False), ("test", p.n_test, True)):

@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from anchorbench.data.dataset import Dataset
-from anchorbench.data.family import Family, FamilyParams, noise, place, render, split_of
+from anchorbench.data.family import BYTE, Family, FamilyParams, noise, place, render, split_of
 from anchorbench.data.keys import KeyPools, is_test_key
 from anchorbench.data.seeding import rng_for
 
@@ -58,13 +58,22 @@ class TwoAnchorParams(FamilyParams):
     def _consistent(self) -> TwoAnchorParams:
         if self.seq_len < 3:
             raise ValueError(f"seq_len must be at least 3 to hold the key and two anchors, got {self.seq_len}")
+        if self.seq_len - 2 > BYTE:
+            raise ValueError(f"seq_len {self.seq_len} is over {BYTE + 2}, the most this family supports")
         anchors = set(self.shifts)
         if any(not 1 <= a < self.noise_low for a in anchors):
             raise ValueError("anchors must lie in 1..noise_low-1 so that noise never equals an anchor")
         if any(a1 not in anchors or a2 not in anchors for a1, a2 in self.held_out_pairs):
             raise ValueError("held_out_pairs must use anchors from shifts")
-        if len(self.held_out_pairs) == len(self.pairs()):
+        held = {tuple(h) for h in self.held_out_pairs}
+        if not held:
+            raise ValueError("held_out_pairs is empty; the unseen split needs at least one pair")
+        if len(held) != len(self.held_out_pairs):
+            raise ValueError("held_out_pairs repeats a pair")
+        if len(held) == len(self.pairs()):
             raise ValueError("every pair is held out; nothing is left to train")
+        if max(len(held), len(self.pairs()) - len(held)) > BYTE:  # a split's pair index is drawn as a byte
+            raise ValueError(f"at most {BYTE} trained and {BYTE} held-out pairs; use fewer anchors in shifts")
         for k in self.label_overrides:
             if (int(k[0]), int(k[1])) not in self.pairs():
                 raise ValueError(f"override '{k}' names anchors not in shifts")

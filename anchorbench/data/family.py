@@ -15,18 +15,35 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from anchorbench.data.dataset import Dataset, Split, token_dtype
 
+# Up-front limits, so that a value the generators cannot serve is a one-line error at planning
+# time rather than a numpy failure (or an allocation of terabytes) after the results folder exists.
+MAX_VOCAB = 65536  # token ids fit 16 bits; the tasks need a few hundred, and a typo must not build a huge embedding
+MAX_EXAMPLES = 100_000_000  # per split: data is generated in memory (int64 work arrays: GBs at this size)
+BYTE = 256  # positions, pattern starts and pairs are drawn as uint8 (faster); a wider draw would change the data
+
 
 class FamilyParams(BaseModel):
     """Parameters every anchor-style family shares ([AF]/[INIT] conventions)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    vocab_size: int = Field(201, ge=2, description="token ids 0..vocab_size-1; 0 is padding")
+    vocab_size: int = Field(201, ge=2, le=MAX_VOCAB, description="token ids 0..vocab_size-1; 0 is padding")
     seq_len: int = Field(9, ge=2, description="input tokens per sequence; the label is one more token")
     n_train: int = Field(ge=1, description="training sequences (a fixed set, drawn once)")
     n_test: int = Field(ge=1, description="sequences in each evaluation split")
     noise_low: int = Field(20, ge=1, description="smallest noise/key token")
     noise_high: int = Field(99, ge=1, description="largest noise/key token (inclusive)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bools(cls, data: Any) -> Any:
+        # pydantic reads true as 1 for an int field: `--set task.n_train=yes` would train on one example.
+        if isinstance(data, dict):
+            for key, value in data.items():
+                field = cls.model_fields.get(key)
+                if isinstance(value, bool) and field is not None and field.annotation is int:
+                    raise ValueError(f"{key} takes an integer, got {value}")
+        return data
 
     @model_validator(mode="after")
     def _noise_in_vocab(self) -> FamilyParams:
@@ -34,6 +51,10 @@ class FamilyParams(BaseModel):
             raise ValueError(
                 f"need noise_low <= noise_high < vocab_size, got {self.noise_low}, {self.noise_high}, {self.vocab_size}"
             )
+        for name in ("n_train", "n_test"):
+            n = getattr(self, name)
+            if n > MAX_EXAMPLES:
+                raise ValueError(f"{name} {n:,} is over {MAX_EXAMPLES:,} (data is generated in memory)")
         return self
 
 

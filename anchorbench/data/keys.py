@@ -28,7 +28,10 @@ class KeyPools:
                 rows.append(keys[is_test_key(keys, np.full_like(keys, pos), mod) == test])
             if any(len(r) == 0 for r in rows):
                 kind = "test" if test else "train"
-                raise ValueError(f"the key split (mod {mod}) leaves no {kind}-type key at some position")
+                raise ValueError(
+                    f"the key split (mod {mod}) leaves no {kind}-type key at some position; "
+                    "lower key_mod or widen noise_low..noise_high"
+                )
             width = max(len(r) for r in rows)
             table = np.zeros((n_positions, width), dtype=np.int64)
             for pos, r in enumerate(rows):

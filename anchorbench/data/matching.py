@@ -24,8 +24,14 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from anchorbench.data.dataset import Dataset, token_dtype
-from anchorbench.data.family import Family, FamilyParams, split_of
+from anchorbench.data.family import BYTE, Family, FamilyParams, split_of
 from anchorbench.data.seeding import rng_for
+
+# Each split's chains: (what the ids are, id range fields, edge-type field), as generate draws them.
+SPLIT_CHAINS = (("node", "node_low", "node_high", "train_shifts"), ("node", "node_low", "node_high", "test_shifts"),
+                ("ood", "ood_low", "ood_high", "train_shifts"))  # fmt: skip
+SHARE_SAMPLE = 4000  # chains drawn to estimate how many avoid a repeated node
+MIN_DISTINCT_SHARE = 0.01  # generation costs about n / share chain draws
 
 
 class MatchingParams(FamilyParams):
@@ -35,7 +41,8 @@ class MatchingParams(FamilyParams):
     n_train: int = Field(100_000, ge=1)
     n_test: int = Field(1000, ge=1)
     hops: int = Field(2, ge=1, le=5, description="k: the label is the node k hops after the query")
-    chain_len: int = Field(7, ge=2, description="nodes in the chain")
+    # strict: seq_len is derived from chain_len before validation, which needs a real int (7.0 would give 0)
+    chain_len: int = Field(7, ge=2, le=BYTE, strict=True, description="nodes in the chain (query index: a byte)")
     block: int = Field(5, ge=2, description="ids come in blocks; edge type = (next - prev) mod block")
     node_low: int = Field(20, ge=1)
     node_high: int = Field(99, ge=1)
@@ -71,13 +78,22 @@ class MatchingParams(FamilyParams):
                 raise ValueError(f"{name} ids {lo}..{hi} hold fewer than chain_len whole blocks of ids")
         if not (self.ood_low > self.node_high or self.ood_high < self.node_low):
             raise ValueError("ood ids must not overlap the training ids")
-        if self.max_hops() >= self.node_low:
-            raise ValueError("order tokens 1..hops must lie below node_low")
+        if self.max_hops() >= min(self.node_low, self.ood_low):
+            raise ValueError("order tokens 1..hops must lie below node_low and ood_low")
         for name, shifts in (("train_shifts", self.train_shifts), ("test_shifts", self.test_shifts)):
             if not shifts or any(not 0 <= s < self.block for s in shifts):
                 raise ValueError(f"{name} must be a non-empty list of values in 0..block-1")
         if set(self.train_shifts) & set(self.test_shifts):
             raise ValueError("train_shifts and test_shifts must not share an edge type")
+        for ids, lo, hi, shifts in SPLIT_CHAINS:
+            share = _distinct_share(self, getattr(self, lo), getattr(self, hi), getattr(self, shifts))
+            if share < MIN_DISTINCT_SHARE:
+                # Generation redraws chains that revisit a node; at this rate it would take hours or never end.
+                raise ValueError(
+                    f"only {share:.1%} of random chains of {self.chain_len} {ids} ids with {shifts} "
+                    f"{getattr(self, shifts)} avoid revisiting a node; widen {lo}..{hi}, shorten chain_len "
+                    "or add edge types"
+                )
         return self
 
     def max_hops(self) -> int:
@@ -96,22 +112,36 @@ class OrderParams(MatchingParams):
         return list(range(1, self.hops + 1))
 
 
-def _chains(rng: np.random.Generator, n: int, p: MatchingParams, lo: int, hi: int, shifts: list[int]) -> np.ndarray:
-    """``[n, chain_len]`` chains of distinct ids in lo..hi whose edges have types ``shifts``."""
+def _draw(rng: np.random.Generator, m: int, p: MatchingParams, lo: int, hi: int, shifts: list[int]) -> np.ndarray:
+    """``[m, chain_len]`` chains in lo..hi whose edges have types ``shifts`` (nodes may repeat)."""
     n_blocks = (hi - lo + 1) // p.block
     shift_arr = np.asarray(shifts, dtype=np.int64)
+    nodes = np.empty((m, p.chain_len), dtype=np.int64)
+    nodes[:, 0] = lo + rng.integers(0, n_blocks * p.block, size=m)
+    for j in range(1, p.chain_len):
+        s = shift_arr[rng.integers(0, len(shift_arr), size=m)]
+        base = lo + p.block * rng.integers(0, n_blocks, size=m)
+        nodes[:, j] = base + (nodes[:, j - 1] - lo + s) % p.block
+    return nodes
+
+
+def _distinct(nodes: np.ndarray) -> np.ndarray:
+    srt = np.sort(nodes, axis=1)
+    return (srt[:, 1:] != srt[:, :-1]).all(axis=1)
+
+
+def _distinct_share(p: MatchingParams, lo: int, hi: int, shifts: list[int]) -> float:
+    """The share of random chains without a repeated node, from a fixed sample (deterministic)."""
+    return float(_distinct(_draw(np.random.default_rng(0), SHARE_SAMPLE, p, lo, hi, shifts)).mean())
+
+
+def _chains(rng: np.random.Generator, n: int, p: MatchingParams, lo: int, hi: int, shifts: list[int]) -> np.ndarray:
+    """``[n, chain_len]`` chains of distinct ids in lo..hi whose edges have types ``shifts``."""
     out = np.empty((n, p.chain_len), dtype=np.int64)
     todo = np.arange(n)
     while len(todo):  # redraw the (few) chains that revisit a node
-        m = len(todo)
-        nodes = np.empty((m, p.chain_len), dtype=np.int64)
-        nodes[:, 0] = lo + rng.integers(0, n_blocks * p.block, size=m)
-        for j in range(1, p.chain_len):
-            s = shift_arr[rng.integers(0, len(shift_arr), size=m)]
-            base = lo + p.block * rng.integers(0, n_blocks, size=m)
-            nodes[:, j] = base + (nodes[:, j - 1] - lo + s) % p.block
-        srt = np.sort(nodes, axis=1)
-        ok = (srt[:, 1:] != srt[:, :-1]).all(axis=1)
+        nodes = _draw(rng, len(todo), p, lo, hi, shifts)
+        ok = _distinct(nodes)
         out[todo[ok]] = nodes[ok]
         todo = todo[~ok]
     return out

@@ -19,12 +19,15 @@ from anchorbench.data.family import Family, split_of
 from anchorbench.data.seeding import rng_for
 
 OPS = ("+", "-", "*", "/")
+MAX_P = 4096
 
 
 class ModularParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    p: int = Field(97, ge=2, description="the modulus (a prime for division)")
+    # strict: vocab_size is derived from p before validation, which needs a real int (97.0 would give 0).
+    # At most MAX_P: every one of the p^2 pairs is materialized (16.8M at 4096, about 1 GB of work arrays).
+    p: int = Field(97, ge=2, le=MAX_P, strict=True, description="the modulus (a prime for division)")
     op: Literal["+", "-", "*", "/"] = "+"
     train_fraction: float = Field(0.5, gt=0, lt=1, description="share of all pairs used for training")
     vocab_size: int = Field(0, description="derived: p + 3; leave 0")

@@ -1,7 +1,9 @@
 """``anchorbench ci``: run a suite for one model and gate on floors and/or a baseline.
 
 Exit codes: 0 every check passed, 1 a score fell below its floor or regressed beyond the
-tolerance (or a run diverged), 2 bad input (before anything is trained).
+tolerance (or a run diverged), 2 bad input (before anything is trained), including a gate with
+nothing to gate on: no --thresholds, no --baseline and a suite that ships no floors
+(``tasks/floors/<suite>.yaml``).
 """
 
 from __future__ import annotations
@@ -18,17 +20,31 @@ from anchorbench.errors import UserError
 
 def cmd_ci(args: argparse.Namespace) -> int:
     from anchorbench import runner
-    from anchorbench.gate.checks import load_baseline, load_floors, make_checks
+    from anchorbench.gate.checks import load_baseline, load_floors, make_checks, shipped_floors
     from anchorbench.gate.reports import junit_xml, markdown_summary, write
     from anchorbench.registry import METRICS
+    from anchorbench.scoring.tolerance import split_n
 
-    if args.tolerance < 0:
+    if args.tolerance is not None and args.tolerance < 0:
         raise UserError("--tolerance must be >= 0")
+    if args.tolerance is not None and not args.baseline:
+        raise UserError("--tolerance applies to --baseline")
     request = runner.Request(target=args.suite, model=args.model, sets=tuple(args.set),
                              seeds=tuple(runner.parse_seeds(args.seeds)))  # fmt: skip
     plan = runner.make_plan(request)
     entries = {e.label: tuple(e.task.scores) for e in plan.entries}
-    floors = load_floors(Path(args.thresholds), entries) if args.thresholds else {}
+    floors_path = Path(args.thresholds) if args.thresholds else None
+    if floors_path is None and not args.baseline:
+        # A gate with nothing to gate on would pass anything: use the suite's own floors, or refuse.
+        floors_path = shipped_floors(plan.suite.id if plan.suite else None, args.suite)
+        if floors_path is None and not args.save_baseline:
+            raise UserError(
+                f"nothing to gate on: suite '{args.suite}' ships no floors; give --thresholds FILE and/or "
+                "--baseline PATH (or only --save-baseline PATH to record a baseline)"
+            )
+        if floors_path is not None:
+            print(f"gating on the floors shipped with the suite: {floors_path}", file=sys.stderr)
+    floors = load_floors(floors_path, entries) if floors_path else {}
     baseline = load_baseline(Path(args.baseline)) if args.baseline else {}
     out = runner.choose_out(plan, Path(args.out) if args.out else None, Path(args.results_dir), resume=False)
     started = time.perf_counter()
@@ -42,11 +58,14 @@ def cmd_ci(args: argparse.Namespace) -> int:
             "status": "completed" if statuses == {"completed"} else "diverged",
             "seconds": sum(r.wall_time_s for r in o.results),
             "scores": {k: (v.mean, METRICS.get(k).direction) for k, v in o.aggregate.scores.items()},
+            "values": {k: v.values for k, v in o.aggregate.scores.items()},
+            "n": {k: split_n(o.results[0].splits, METRICS.get(k).tolerance) for k in o.aggregate.scores},
         })  # fmt: skip
     checks = make_checks(runs, floors, baseline, args.tolerance)
+    gated = bool(floors or baseline)
     names = sorted({e.model.name for e in plan.entries})
     model = names[0] if len(names) == 1 else "each task's default model"
-    summary = markdown_summary(checks, suite=args.suite, model=model, seconds=seconds)
+    summary = markdown_summary(checks, suite=args.suite, model=model, seconds=seconds, gated=gated)
     write(Path(args.junit), junit_xml(checks, suite=args.suite, model=model))
     write(Path(args.summary), summary)
     if os.environ.get("GITHUB_STEP_SUMMARY"):  # GitHub Actions shows this file on the run's page
@@ -54,7 +73,8 @@ def cmd_ci(args: argparse.Namespace) -> int:
             f.write(summary)
     if args.save_baseline:
         data = {"suite": args.suite, "model": model, "seeds": list(request.seeds),
-                "scores": {r["label"]: {k: v for k, (v, _) in r["scores"].items()} for r in runs}}  # fmt: skip
+                "scores": {r["label"]: {k: v for k, (v, _) in r["scores"].items()} for r in runs},
+                "values": {r["label"]: r["values"] for r in runs}}  # fmt: skip
         write(Path(args.save_baseline), json.dumps(data, indent=2) + "\n")
     print(summary)
     print(f"-> {args.junit}, {args.summary}, results in {out}", file=sys.stderr)
@@ -65,9 +85,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q = sub.add_parser("ci", help="run a suite (default: smoke) for one model; exit 1 on a floor or regression")
     q.add_argument("--model", help="registered model name or module:attr (default: each task's)")
     q.add_argument("--suite", default="smoke", help="suite name or YAML file (default: smoke)")
-    q.add_argument("--thresholds", help="YAML: task -> score -> floor (a maximum for lower-is-better scores)")
+    q.add_argument(
+        "--thresholds",
+        help="YAML: task -> score -> floor (a maximum for lower-is-better scores); default: the suite's shipped floors",
+    )
     q.add_argument("--baseline", help="a results folder or a --save-baseline JSON to compare against")
-    q.add_argument("--tolerance", type=float, default=0.05, help="allowed drop against --baseline (default 0.05)")
+    q.add_argument(
+        "--tolerance", type=float,
+        help="one absolute allowed drop against --baseline for every score (default: each metric's statistical band)",
+    )  # fmt: skip
     q.add_argument("--seeds", default="1", help="a count (3 -> seeds 0,1,2) or a list (default: 1)")
     q.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override (repeatable)")
     q.add_argument("--junit", default="anchorbench-junit.xml", help="JUnit XML path (default: %(default)s)")

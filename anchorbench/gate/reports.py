@@ -52,18 +52,19 @@ def _detail(c: Check) -> str:
     if c.floor is not None:
         parts.append(f"floor {_num(c.floor)}")
     if c.baseline is not None:
-        parts.append(f"baseline {_num(c.baseline)} +/- {c.tolerance:g}")
+        parts.append(f"baseline {_num(c.baseline)} +/- {c.tolerance:.3g} ({c.why})")
     return ", ".join(parts)
 
 
-def markdown_summary(checks: list[Check], *, suite: str, model: str, seconds: float) -> str:
+def markdown_summary(checks: list[Check], *, suite: str, model: str, seconds: float, gated: bool = True) -> str:
     failed = [c for c in checks if not c.ok]
     tasks = sorted({c.entry for c in failed})
-    verdict = (
-        f"**FAILED**: {len(failed)} of {len(checks)} checks, in {', '.join(f'`{t}`' for t in tasks)}"
-        if failed
-        else f"**passed**: {len(checks)} checks"
-    )
+    if failed:
+        verdict = f"**FAILED**: {len(failed)} of {len(checks)} checks, in {', '.join(f'`{t}`' for t in tasks)}"
+    elif gated:
+        verdict = f"**passed**: {len(checks)} checks"
+    else:
+        verdict = f"**recorded** (no floors or baseline to gate on): {len(checks)} scores"
     lines = [
         f"## anchorbench ci: `{model}` on `{suite}`",
         "",
@@ -74,7 +75,7 @@ def markdown_summary(checks: list[Check], *, suite: str, model: str, seconds: fl
     ]
     for c in checks:
         result = "ok" if c.ok else "**FAIL**: " + "; ".join(c.problems)
-        base = "" if c.baseline is None else f"{_num(c.baseline)} ± {c.tolerance:g}"
+        base = "" if c.baseline is None else f"{_num(c.baseline)} ± {c.tolerance:.3g}"
         floor = "" if c.floor is None else _num(c.floor)
         lines.append(f"| {c.entry} | {c.score} {arrow(c.direction)} | {_num(c.value)} | {floor} | {base} | {result} |")
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,8 +103,30 @@ def rank_key(sub: Submission) -> tuple[float, str]:
 
 
 # -- Markdown -------------------------------------------------------------------------------
+# Characters with a meaning anywhere in a line of GitHub Markdown: escapes, code, emphasis, links and
+# images, headings, table cells, strikethrough, math. '&', '<' and '>' (entities, HTML) become entities.
+MD_SPECIAL = re.compile(r"[\\`*_\[\]#|~$]")
+MD_AUTOLINK = re.compile(r"(?i):(?=//)|(?<=www)\.")  # GitHub links bare http://... and www.... text
+MD_LINE_START = re.compile(r"\d+[.)]|[-+=]")  # a list item or setext underline (in the "why" list)
+
+
 def md_escape(text: str) -> str:
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+    """``text`` as literal Markdown on one line: nothing in it formats, links or splits a cell."""
+    text = " ".join(text.split())  # newlines end a table row; leading spaces make code blocks
+    text = html.escape(MD_SPECIAL.sub(r"\\\g<0>", text), quote=False)
+    text = MD_AUTOLINK.sub(r"\\\g<0>", text)
+    start = MD_LINE_START.match(text)
+    if start:  # escape the marker's last character: "\-", "1\."
+        text = text[: start.end() - 1] + "\\" + text[start.end() - 1 :]
+    return text
+
+
+def md_code(text: str) -> str:
+    """``text`` as a code span: a fence longer than any run of backticks in it, so none closes it early."""
+    text = " ".join(text.split()).replace("|", "\\|")  # GitHub splits cells at '|' even in code
+    fence = "`" * (max(map(len, re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[:1] in ("", "`", " ") or text[-1:] in ("`", " ") else ""  # one space each side is stripped
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def markdown(ranked: list[Submission], free: Unranked, cols: list[Column]) -> str:
@@ -113,7 +136,7 @@ def markdown(ranked: list[Submission], free: Unranked, cols: list[Column]) -> st
     def table(subs: list[Submission]) -> list[str]:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for i, s in enumerate(subs, 1):
-            cells = [str(i), md_escape(s.name), f"`{md_escape(s.model_name)}`", f"{s.n_params:,}"]
+            cells = [str(i), md_escape(s.name), md_code(s.model_name), f"{s.n_params:,}"]
             lines.append("| " + " | ".join(cells + [cell_text(c, s) for c in cols]) + " |")
         return lines
 
@@ -182,17 +205,25 @@ def html_table(table_id: str, rows_of: Unranked, cols: list[Column]) -> str:
     return f'<table id="{table_id}">\n<thead>{head}</thead>\n<tbody>\n{body}\n</tbody>\n</table>'
 
 
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Every ``{{name}}`` of the template replaced in one pass: inserted text is never scanned again,
+    so a submission named ``{{free}}`` stays that text. A placeholder without a value is a bug."""
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
 def page(ranked: list[Submission], free: Unranked, cols: list[Column]) -> str:
     req = requirement()
     options = "".join(f'<option value="{_e(label)}">{_e(label)}</option>' for label in req.entries)
-    return (
-        PAGE_TEMPLATE.read_text()
-        .replace("{{suite}}", _e(f"{req.id} v{req.version}"))
-        .replace("{{budget}}", f"{PARAM_BUDGET:,}")
-        .replace("{{task_options}}", options)
-        .replace("{{ranked}}", html_table("ranked", [(s, []) for s in ranked], cols))
-        .replace("{{free}}", html_table("free", free, cols))
-    )
+    return fill(PAGE_TEMPLATE.read_text(), {
+        "suite": _e(f"{req.id} v{req.version}"),
+        "budget": f"{PARAM_BUDGET:,}",
+        "task_options": options,
+        "ranked": html_table("ranked", [(s, []) for s in ranked], cols),
+        "free": html_table("free", free, cols),
+    })  # fmt: skip
 
 
 def build(checked: list[Checked], folder: Path) -> tuple[Path, Path]:

@@ -63,17 +63,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for problem in checked.problems:
             print(f"  - {problem}")
         return 1
-    checks = verify(checked.submission, tasks=args.task or None, seed=args.seed, progress=not args.quiet)
-    rows = [[c.task, c.seed, c.score, _num(c.recorded), _num(c.rerun), f"{c.tolerance:g}", "ok" if c.ok else "DIFFERS"]
+    verdicts = verify(checked.submission, tasks=args.task or None, seed=args.seed, progress=not args.quiet,
+                      allow_import=args.allow_import)  # fmt: skip
+    for explanation in dict.fromkeys(v.explain() for v in verdicts):  # once per distinct rule and stack
+        print(explanation)
+    checks = [c for v in verdicts for c in v.checks]
+    rows = [[c.task, c.seed, c.score, _num(c.recorded), _num(c.rerun), _band(c), c.why, "ok" if c.ok else "DIFFERS"]
             for c in checks]  # fmt: skip
-    print(tables.table(rows, ["task", "seed", "score", "recorded", "re-run", "tolerance", ""]))
+    print(tables.table(rows, ["task", "seed", "score", "recorded", "re-run", "allowed |diff|", "rule", ""]))
     bad = [c for c in checks if not c.ok]
+    rules = " and ".join(sorted({v.rule for v in verdicts}))
     if bad:
         names = sorted({f"{c.task}.{c.score}" for c in bad})
-        print(f"verify FAILED: {len(bad)} score(s) differ: {', '.join(names)}")
+        print(f"verify FAILED ({rules}): {len(bad)} score(s) differ: {', '.join(names)}")
         return 1
-    print(f"verified: {len(checks)} score(s) reproduced")
+    word = "reproduced exactly" if rules == "exact" else "consistent" if rules == "consistent" else "verified"
+    print(f"verified ({rules}): {len(checks)} score(s) {word}")
     return 0
+
+
+def _band(c) -> str:  # noqa: ANN001
+    return "0 (bitwise)" if c.rule == "exact" else f"{c.tolerance:.4g}"
 
 
 def _num(v: float | None) -> str:
@@ -116,6 +126,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--seed", type=int, help="re-run only this seed (default: every recorded seed)")
     v.add_argument("--task", action="append", default=[], help="re-run only this suite entry (repeatable)")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
+    v.add_argument(
+        "--allow-import", action="store_true",
+        help="let a submission that names a 'module:attr' model import (run) that module",
+    )  # fmt: skip
     v.set_defaults(func=cmd_verify)
     v = lb.add_parser("build", help="write <folder>/README.md and <folder>/index.html from <folder>/submissions/")
     v.add_argument("--folder", default=str(DEFAULT_FOLDER))

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from anchorbench.results import Environment, ModelRef, ScoreSummary, TaskRef
 
-SUBMISSION_VERSION = 1
+# 2: the environment names its numerics stack (anchorbench.numerics); version 1 files stay valid.
+SUBMISSION_VERSION = 2
 SCHEMA_FILE = "submission.schema.json"
 MAX_BYTES = 1_000_000  # a 3-seed submission of the standard suite is ~20 kB
 MAX_TEXT = 2000
@@ -56,7 +57,7 @@ class SuiteRef(Strict):
 
 
 class Submission(Strict):
-    schema_version: Literal[1] = SUBMISSION_VERSION
+    schema_version: Literal[1, 2] = SUBMISSION_VERSION
     kind: Literal["submission"] = "submission"
     name: str = Field(min_length=1, max_length=120, description="display name")
     description: str = Field("", max_length=MAX_TEXT)

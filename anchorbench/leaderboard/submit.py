@@ -9,6 +9,7 @@ from typing import Any
 from anchorbench.errors import UserError
 from anchorbench.leaderboard.record import MAX_TEXT, Submission, dump, seal
 from anchorbench.leaderboard.suite import requirement
+from anchorbench.leaderboard.text import check_text
 from anchorbench.results import AggregateResult, RunResult, now, read_json
 
 MANIFEST = "run.json"
@@ -29,7 +30,20 @@ def _read(path: Path, record: type[Any]) -> Any:
         raise UserError(f"{path} is not a valid {record.__name__}: {str(exc).splitlines()[0]}") from None
 
 
+def check_texts(name: str, description: str) -> None:
+    """The user's own strings first: a bad --name is refused whatever the results folder holds."""
+    if len(name.strip()) == 0 or len(name) > 120:
+        raise UserError("--name must be 1 to 120 characters")
+    if len(description) > MAX_TEXT:
+        raise UserError(f"--description must be at most {MAX_TEXT} characters")
+    for option, text in (("--name", name.strip()), ("--description", description)):
+        problem = check_text(text)
+        if problem:
+            raise UserError(f"{option}: {problem}")
+
+
 def build_submission(results: Path, name: str, description: str = "") -> Submission:
+    check_texts(name, description)
     if not (results / MANIFEST).is_file():
         raise UserError(f"{results} is not a results folder of `anchorbench run` (no {MANIFEST})")
     manifest = read_json(results / MANIFEST)
@@ -39,10 +53,6 @@ def build_submission(results: Path, name: str, description: str = "") -> Submiss
         raise UserError(f"{results} is a run of '{manifest.get('target')}', not of the '{req.id}' suite")
     if suite.get("version") != req.version:
         raise UserError(f"{results} ran {req.id} v{suite.get('version')}; the current suite is v{req.version}")
-    if len(name.strip()) == 0 or len(name) > 120:
-        raise UserError("--name must be 1 to 120 characters")
-    if len(description) > MAX_TEXT:
-        raise UserError(f"--description must be at most {MAX_TEXT} characters")
     tasks: dict[str, Any] = {}
     env = None
     for label in req.entries:
@@ -71,10 +81,14 @@ def build_submission(results: Path, name: str, description: str = "") -> Submiss
     if len(models) != 1:
         mixed = ", ".join(sorted(models))
         raise UserError(f"{results} mixes models ({mixed}); a submission is one model: run the suite with --model NAME")
+    model_name = models.pop()
+    problem = check_text(model_name)
+    if problem:
+        raise UserError(f"{results}: model name {model_name!r}: {problem}")
     data = {
         "name": name.strip(),
         "description": description,
-        "model_name": models.pop(),
+        "model_name": model_name,
         "n_params": max(t["model"]["n_params"] for t in tasks.values()),
         "suite": {"id": req.id, "version": req.version, "spec_hash": req.spec_hash},
         "tasks": tasks,

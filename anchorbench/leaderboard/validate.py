@@ -16,8 +16,10 @@ from pydantic import ValidationError
 
 from anchorbench.leaderboard.record import MAX_BYTES, Submission, content_hash_of, finite
 from anchorbench.leaderboard.suite import PARAM_BUDGET, budget_train, requirement
+from anchorbench.leaderboard.text import check_text
 
 MIN_SEEDS = 3
+DISPLAYED = ("name", "description", "model_name")  # the strings the board shows
 
 
 @dataclass
@@ -88,6 +90,10 @@ def check_file(path: Path) -> Checked:
     except ValidationError as exc:
         checked.problems = [f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors()[:20]]
         return checked
+    for key in DISPLAYED:
+        problem = check_text(getattr(sub, key))
+        if problem:
+            checked.problems.append(f"{key}: {problem}")
     if data.get("content_hash") != content_hash_of(data):
         checked.problems.append("content_hash: does not match the file's contents (edited after it was made?)")
     checked.problems += check_against_suite(sub)

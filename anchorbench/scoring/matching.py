@@ -6,6 +6,7 @@ import numpy as np
 
 from anchorbench.scoring.evaluation import Evaluation
 from anchorbench.scoring.metric import metric
+from anchorbench.scoring.tolerance import COUNT
 
 SOLVED = 0.9  # accuracy at which a hop count counts as solved
 
@@ -21,6 +22,7 @@ def accuracy_per_hops(ev: Evaluation, split: str = "test") -> dict[int, float]:
     "higher",
     f"largest k such that every hop count up to k reaches test accuracy >= {SOLVED} (0: none)",
     bounds=(0, None),
+    tolerance=COUNT,
 )
 def max_hops_solved(ev: Evaluation) -> float:
     """Over the hop counts the task asks (all of 1..K for matching-order, one k for

@@ -12,6 +12,7 @@ from typing import Literal
 
 from anchorbench.registry import METRICS
 from anchorbench.scoring.evaluation import Evaluation
+from anchorbench.scoring.tolerance import RELATIVE, Tolerance
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Metric:
     description: str
     aggregation: Literal["mean"] = "mean"  # across seeds: mean with a 95% t-interval
     bounds: tuple[float | None, float | None] = (None, None)  # the range values can take
+    # How far two honest measurements may differ (verify across stacks, ci --baseline)
+    tolerance: Tolerance = RELATIVE
 
     def __call__(self, ev: Evaluation) -> float:
         return float(self.fn(ev))
@@ -36,11 +39,12 @@ def metric(
     direction: Literal["higher", "lower"],
     description: str,
     bounds: tuple[float | None, float | None] = (None, None),
+    tolerance: Tolerance = RELATIVE,
 ):
     """Decorator: register ``fn(evaluation) -> float`` as metric ``name``."""
 
     def register(fn: Callable[[Evaluation], float]) -> Metric:
-        m = Metric(name, fn, direction, description, bounds=bounds)
+        m = Metric(name, fn, direction, description, bounds=bounds, tolerance=tolerance)
         METRICS.register(name, m, origin="built-in")
         return m
 

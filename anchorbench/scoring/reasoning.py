@@ -8,15 +8,26 @@ from __future__ import annotations
 
 from anchorbench.scoring.evaluation import Evaluation
 from anchorbench.scoring.metric import metric
+from anchorbench.scoring.tolerance import proportion
 
 
-@metric("inferential_accuracy", "higher", "held-out pair predicted as the composition (reasoning)", bounds=(0, 1))
+@metric(
+    "inferential_accuracy",
+    "higher",
+    "held-out pair predicted as the composition (reasoning)",
+    bounds=(0, 1),
+    tolerance=proportion("unseen"),
+)
 def inferential_accuracy(ev: Evaluation) -> float:
     return ev["unseen"].accuracy()
 
 
 @metric(
-    "symmetric_accuracy", "lower", "held-out pair predicted as its mirrored, trained pair (memorizing)", bounds=(0, 1)
+    "symmetric_accuracy",
+    "lower",
+    "held-out pair predicted as its mirrored, trained pair (memorizing)",
+    bounds=(0, 1),
+    tolerance=proportion("unseen"),
 )
 def symmetric_accuracy(ev: Evaluation) -> float:
     s = ev["unseen"]

@@ -1,0 +1,78 @@
+"""How far two honest measurements of one score may lie apart: each metric's tolerance rule.
+
+On the same numerics stack a re-run is bitwise equal (``EXACT``). On another stack (another
+CPU instruction set, BLAS, thread count or GPU) the float rounding differs from the first
+step on, training follows another trajectory, and the final score moves by about what
+another seed would move it. The band is therefore built from statistics, never a constant:
+
+* ``proportion`` (an accuracy over the n examples of a split): Z standard errors of the
+  difference of two binomial proportions, sqrt(2 p'(1 - p') / n) with p' shrunk away from 0
+  and 1 (Laplace), so that 1.000 against 0.998 is not "infinitely many" standard errors;
+* ``relative`` (losses): a fraction of the larger magnitude;
+* ``count`` (hops solved): a fixed number of units either way;
+
+each widened by Z times the seed-to-seed standard deviation that the record itself holds,
+taken over the *other* seeds (leave-one-out), so a forged seed cannot widen its own band.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Literal
+
+Z = 4.0  # standard errors: "a few", so that honest re-runs on another stack pass with room to spare
+EXACT = 1e-9  # same stack: scores are bitwise equal; this only absorbs JSON float printing
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    kind: Literal["proportion", "relative", "count"]
+    split: str | None = None  # proportion: the split whose examples the score counts
+    rel: float = 0.1  # relative: the band as a fraction of the larger magnitude
+    units: float = 1.0  # count: units either way
+
+    def band(self, a: float, b: float, *, n: int | None = None, spread: float | None = None) -> tuple[float, str]:
+        """The allowed ``|a - b|`` for two measurements of the score, and how it was derived."""
+        seed_part = Z * (spread or 0.0)
+        seed_why = f" and {Z:g} x seed sd {spread:.3g}" if spread else ""
+        if self.kind == "proportion" and n:
+            p = (a + b) / 2
+            shrunk = (p * n + 1) / (n + 2)
+            se = math.sqrt(2 * shrunk * (1 - shrunk) / n)
+            return math.hypot(Z * se, seed_part), f"{Z:g} binomial s.e. (n={n}){seed_why}"
+        if self.kind == "count":
+            return self.units + seed_part, f"±{self.units:g}{seed_why}"
+        rel = self.rel if self.kind == "relative" else 0.1  # a proportion without its n: relative
+        return math.hypot(rel * max(abs(a), abs(b)), seed_part), f"{rel:.0%} relative{seed_why}"
+
+    def describe(self) -> str:
+        if self.kind == "proportion":
+            return f"binomial band over the {self.split} split, {Z:g} s.e., widened by the seed spread"
+        if self.kind == "count":
+            return f"±{self.units:g}, widened by the seed spread"
+        return f"{self.rel:.0%} relative, widened by the seed spread"
+
+
+def proportion(split: str) -> Tolerance:
+    return Tolerance("proportion", split=split)
+
+
+RELATIVE = Tolerance("relative")
+COUNT = Tolerance("count")
+
+
+def leave_one_out_sd(values: list[float | None], index: int | None) -> float | None:
+    """Sample standard deviation of the finite ``values`` other than ``values[index]``."""
+    others = [v for i, v in enumerate(values) if i != index and v is not None and math.isfinite(v)]
+    return statistics.stdev(others) if len(others) >= 2 else None
+
+
+def split_n(splits: dict[str, object], tolerance: Tolerance) -> int | None:
+    """The number of examples a proportion was counted over, from a result's ``splits``."""
+    if tolerance.kind != "proportion" or tolerance.split not in splits:
+        return None
+    summary = splits[tolerance.split]
+    n = summary.get("n") if isinstance(summary, dict) else getattr(summary, "n", None)
+    return int(n) if n else None

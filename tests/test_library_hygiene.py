@@ -1,0 +1,58 @@
+"""anchorbench inside other people's processes: no leaked torch RNG state or thread count,
+result files as readable as the user's umask allows, a torch floor that is true."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+import torch
+
+from anchorbench.pytest_plugin import run_task
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = {"task.n_train": 100, "task.n_test": 20, "model.d_model": 16, "train.steps": 5, "train.warmup_steps": 1,
+        "train.eval_every": 5, "train.threads": 1}  # fmt: skip
+
+
+def test_a_run_leaves_the_callers_rng_and_threads_as_they_were(tmp_path: Path) -> None:
+    torch.manual_seed(1234)
+    torch.rand(3)  # somewhere in the middle of the caller's stream
+    state, threads = torch.get_rng_state(), torch.get_num_threads()
+    expected_next = torch.rand(4)
+    torch.set_rng_state(state)
+    first = run_task("anchor-identity-v1", tmp_path / "a", budget="default", sets=TINY)
+    assert torch.get_num_threads() == threads, "train.threads=1 must not stay set in the caller's process"
+    assert torch.equal(torch.get_rng_state(), state), "the caller's RNG must not be reseeded or advanced"
+    assert torch.equal(torch.rand(4), expected_next)
+    # ... and the run itself is still seeded: the same scores from another caller state
+    torch.manual_seed(99)
+    again = run_task("anchor-identity-v1", tmp_path / "b", budget="default", sets=TINY)
+    assert again.scores == first.scores
+
+
+def test_result_files_are_readable_per_the_umask(tmp_path: Path) -> None:
+    from anchorbench import results
+
+    old = os.umask(0o022)
+    results.current_umask.cache_clear()
+    try:
+        result = run_task("anchor-identity-v1", tmp_path, budget="default", sets=TINY)
+        folder = tmp_path / "anchor-identity-v1" / f"seed-{result.seed}"
+        for name in ("result.json", "history.jsonl"):
+            mode = stat.S_IMODE((folder / name).stat().st_mode)
+            assert mode == 0o644, f"{name} is {oct(mode)}, expected 0o644 under umask 022"
+    finally:
+        os.umask(old)
+        results.current_umask.cache_clear()
+
+
+def test_the_torch_floor_is_true() -> None:
+    """nn.RMSNorm (models/init.py) arrived in torch 2.4; the declared range must not admit older."""
+    # (tomllib is 3.11+; the project supports 3.10, and the dependency line is simple enough)
+    (found,) = re.findall(r'^\s*"torch>=([\d.]+)"', (ROOT / "pyproject.toml").read_text(), flags=re.M)
+    floor = tuple(int(x) for x in found.split(".")[:2])
+    assert floor >= (2, 4), f"torch>={found}: nn.RMSNorm needs torch >= 2.4"
+    assert hasattr(torch.nn, "RMSNorm") and hasattr(torch.backends.cpu, "get_cpu_capability")
