@@ -35,7 +35,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("\nModels (or any 'module:attr' nn.Module)\n" + tables.table(models, ["name", "origin", "description"]))
     metrics = [METRICS.get(n) for n in METRICS.names()]
     print("\nMetrics\n" + tables.table(
-        [[m.name, m.arrow + " " + m.direction, m.description] for m in metrics], ["name", "better", "description"]
+        [[m.name, m.arrow + " " + m.direction, m.tolerance.describe(), m.description] for m in metrics],
+        ["name", "better", "tolerance across stacks", "description"],
     ))  # fmt: skip
     return 0
 
@@ -319,8 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
         dry_run="validate and print the plan",
     )
     q.add_argument("--reuse", action="store_true",
-                   help="copy identical completed runs (same config hash, version and commit) from the results "
-                   "folder instead of training them again")  # fmt: skip
+                   help="copy identical completed runs (same config hash and code hash) from the results "
+                   "folder instead of training them again; refused on a checkout with uncommitted changes")  # fmt: skip
     q.add_argument("--no-groups", action="store_true", help="print per-split accuracy only")
     q.set_defaults(func=cmd_run)
 

@@ -81,6 +81,7 @@ class Environment(Record):
 class SplitSummary(Record):
     accuracy: float | None
     loss: float | None
+    loss_sd: float | None = Field(None, description="standard deviation of the per-example loss (schema 2)")
     n: int
     groups: dict[str, dict[str, float | int | None]]
 
@@ -186,10 +187,10 @@ def aggregate(name: str, results: list[RunResult], metrics: dict[str, Any]) -> A
 
 # -- IO ----------------------------------------------------------------------------------
 def write_json(path: Path, data: Any) -> None:
-    """Write a record or JSON data atomically (see ``_atomic_write``)."""
+    """Write a record or JSON data atomically (see ``atomic_write``)."""
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
-    _atomic_write(path, lambda f: (json.dump(data, f, indent=2, allow_nan=False), f.write("\n")))
+    atomic_write(path, lambda f: (json.dump(data, f, indent=2, allow_nan=False), f.write("\n")))
 
 
 def read_json(path: Path) -> Any:
@@ -197,10 +198,10 @@ def read_json(path: Path) -> Any:
 
 
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    _atomic_write(path, lambda f: f.writelines(json.dumps(r, allow_nan=False) + "\n" for r in records))
+    atomic_write(path, lambda f: f.writelines(json.dumps(r, allow_nan=False) + "\n" for r in records))
 
 
-def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
+def atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
     """Write to a temporary file beside ``path``, then rename it over ``path``.
 
     A reader (or a crash) sees the old file or the new one, never half; a failed write

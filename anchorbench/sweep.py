@@ -38,7 +38,7 @@ from typing import Any
 from anchorbench.backends import Lost
 from anchorbench.errors import UserError
 from anchorbench.plan import EntryPlan, plan_entry
-from anchorbench.results import _atomic_write, now, read_json, write_json
+from anchorbench.results import atomic_write, now, read_json, write_json
 from anchorbench.specs import SuiteEntry, SweepSpec, content_hash, load_sweep
 
 INDEX = "sweep.json"
@@ -430,6 +430,6 @@ def _write_shipped(out: Path, report: CellReport) -> None:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    # results._atomic_write (temporary file beside path, then rename) hands a text stream;
+    # results.atomic_write (temporary file beside path, then rename) hands a text stream;
     # bytes go to its binary buffer, which holds nothing else
-    _atomic_write(path, lambda f: f.buffer.write(data))
+    atomic_write(path, lambda f: f.buffer.write(data))

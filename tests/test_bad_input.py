@@ -41,6 +41,7 @@ FILES = {
     "grid-value.yaml": "id: g\nversion: 1\ntitle: t\nruns: [{task: anchor-identity-v1, name: identity}]\n"
     "grid: {model.norm: [pre, a/b]}\n",
     "tasks/Evil.yaml": "id: ../../Evil\n" + TASK_YAML,
+    "own-suite.yaml": "id: own\nversion: 1\ntitle: t\nruns: [{task: anchor-identity-v1}]\n",
 }
 
 
@@ -108,6 +109,10 @@ CASES: dict[str, tuple[list[str], str]] = {
     "unknown-model": (["run", ID, "--model", "transfomer"], "Did you mean 'transformer'"),
     "bad-seeds": (["run", ID, "--seeds", "abc"], "--seeds takes a count"),
     "negative-seed": (["run", ID, "--seeds", "0,-1"], "non-negative"),
+    # a gate with nothing to gate on, and trust in earlier results
+    "ci-nothing-to-gate-on": (["ci", "--suite", "own-suite.yaml"], "nothing to gate on: suite 'own-suite.yaml'"),
+    "ci-tolerance-without-baseline": (["ci", "--tolerance", "0.1"], "--tolerance applies to --baseline"),
+    "ci-negative-tolerance": (["ci", "--baseline", "b.json", "--tolerance", "-1"], "--tolerance must be >= 0"),
 }
 
 

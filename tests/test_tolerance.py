@@ -9,7 +9,7 @@ import pytest
 from anchorbench.numerics import STACK_FIELDS, describe, stack_differences
 from anchorbench.registry import METRICS
 from anchorbench.results import environment
-from anchorbench.scoring.tolerance import COUNT, RELATIVE, Z, leave_one_out_sd, proportion
+from anchorbench.scoring.tolerance import COUNT, RELATIVE, Z, leave_one_out_sd, mean_loss, proportion
 
 
 def test_binomial_band_takes_an_honest_cross_stack_rerun_and_refuses_a_forgery() -> None:
@@ -36,9 +36,14 @@ def test_seed_spread_widens_the_band_and_excludes_the_checked_seed() -> None:
     assert leave_one_out_sd([0.5, None, 0.7, 0.9], None) == pytest.approx(0.2)
 
 
-def test_losses_are_relative_and_counts_are_plus_minus_one() -> None:
-    band, why = RELATIVE.band(0.0381155, 0.0382426)
-    assert band == pytest.approx(0.1 * 0.0382426) and "relative" in why
+def test_losses_use_the_standard_error_of_a_mean_and_counts_are_plus_minus_one() -> None:
+    loss = mean_loss("test")
+    band, why = loss.band(0.0381, 0.0283, n=500, sd=0.3)
+    assert band == pytest.approx(Z * 0.3 * math.sqrt(2 / 500)) and "n=500, sd 0.3" in why
+    assert loss.band(5.13, 5.13, n=2048, sd=0.05)[0] < 0.01  # an untrained model's loss is tight
+    # without the per-example sd (a schema-1 record): 10% relative
+    assert loss.band(0.0381155, 0.0382426, n=500)[0] == pytest.approx(0.1 * 0.0382426)
+    assert RELATIVE.band(2.0, 1.0)[0] == pytest.approx(0.2)
     assert COUNT.band(2, 3)[0] == 1 and COUNT.band(2, 4)[0] < 2
 
 
@@ -46,7 +51,7 @@ def test_every_builtin_metric_carries_a_fitting_rule() -> None:
     kinds = {name: METRICS.get(name).tolerance for name in METRICS.names()}
     assert kinds["test_accuracy"].kind == "proportion" and kinds["test_accuracy"].split == "test"
     assert kinds["symmetric_accuracy"].split == kinds["inferential_accuracy"].split == "unseen"
-    assert kinds["test_loss"].kind == "relative" and kinds["max_hops_solved"].kind == "count"
+    assert kinds["test_loss"] == mean_loss("test") and kinds["max_hops_solved"].kind == "count"
     assert all(t.kind == "proportion" for n, t in kinds.items() if n.endswith("_accuracy"))
 
 

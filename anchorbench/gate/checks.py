@@ -4,7 +4,7 @@ A *floor* is a bound in the metric's own direction: a minimum for higher-is-bett
 a maximum for lower-is-better ones. A *baseline* is an earlier result; a score regresses when
 it is worse than the baseline's by more than its tolerance: the metric's statistical band
 (:mod:`anchorbench.scoring.tolerance`: binomial over the split's examples for accuracies,
-relative for losses, ±1 for counts, widened by the baseline's seed spread), or one absolute
+the standard error of a mean for losses, ±1 for counts, widened by the baseline's seed spread), or one absolute
 ``--tolerance`` when the user gives it. A score with neither floor nor baseline is recorded (and
 passes), but a gate must have something to gate on (see ``gate.command``). A run that diverged
 fails every one of its scores.
@@ -149,7 +149,7 @@ def make_checks(runs: list[dict[str, Any]], floors: Scores, baseline: Baseline, 
                 spread = leave_one_out_sd(list(base.values), None) or leave_one_out_sd(run["values"][score], None)
                 if finite(value) and finite(base.mean):
                     band, why = METRICS.get(score).tolerance.band(
-                        base.mean, value, n=run["n"].get(score), spread=spread
+                        base.mean, value, n=run["n"].get(score), spread=spread, sd=run["sd"].get(score)
                     )  # type: ignore[arg-type]
             checks.append(
                 Check(

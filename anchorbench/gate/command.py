@@ -23,7 +23,7 @@ def cmd_ci(args: argparse.Namespace) -> int:
     from anchorbench.gate.checks import load_baseline, load_floors, make_checks, shipped_floors
     from anchorbench.gate.reports import junit_xml, markdown_summary, write
     from anchorbench.registry import METRICS
-    from anchorbench.scoring.tolerance import split_n
+    from anchorbench.scoring.tolerance import split_loss_sd, split_n
 
     if args.tolerance is not None and args.tolerance < 0:
         raise UserError("--tolerance must be >= 0")
@@ -60,6 +60,7 @@ def cmd_ci(args: argparse.Namespace) -> int:
             "scores": {k: (v.mean, METRICS.get(k).direction) for k, v in o.aggregate.scores.items()},
             "values": {k: v.values for k, v in o.aggregate.scores.items()},
             "n": {k: split_n(o.results[0].splits, METRICS.get(k).tolerance) for k in o.aggregate.scores},
+            "sd": {k: split_loss_sd(o.results[0].splits, METRICS.get(k).tolerance) for k in o.aggregate.scores},
         })  # fmt: skip
     checks = make_checks(runs, floors, baseline, args.tolerance)
     gated = bool(floors or baseline)

@@ -9,8 +9,8 @@ is re-run is what was reported. Two verdicts, and the table says which rule appl
   be bitwise equal;
 * **consistent**: another stack (or one the record does not name), so each score must lie
   within its metric's statistical band (:mod:`anchorbench.scoring.tolerance`): a binomial
-  band over the split's examples for accuracies, a relative band for losses, ±1 for counts,
-  each widened by the spread of the submission's other seeds.
+  band over the split's examples for accuracies, the standard error of a mean for losses, ±1
+  for counts, each widened by the spread of the submission's other seeds.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from anchorbench.errors import UserError
 from anchorbench.leaderboard.record import Submission, finite
 from anchorbench.numerics import describe, stack_differences
-from anchorbench.scoring.tolerance import EXACT, leave_one_out_sd, split_n
+from anchorbench.scoring.tolerance import EXACT, leave_one_out_sd, split_loss_sd, split_n
 
 
 @dataclass
@@ -134,7 +134,11 @@ def verify(
                     per_seed = [s.scores.get(score) for s in result.seeds]
                     tolerance = METRICS.get(score).tolerance
                     band, why = tolerance.band(
-                        value, again, n=split_n(rerun.splits, tolerance), spread=leave_one_out_sd(per_seed, index)
+                        value,
+                        again,
+                        n=split_n(rerun.splits, tolerance),
+                        spread=leave_one_out_sd(per_seed, index),
+                        sd=split_loss_sd(rerun.splits, tolerance),
                     )  # type: ignore[arg-type]
                 else:
                     band, why = 0.0, "both must be null"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from anchorbench.scoring.evaluation import Evaluation
 from anchorbench.scoring.metric import metric
-from anchorbench.scoring.tolerance import proportion
+from anchorbench.scoring.tolerance import mean_loss, proportion
 
 
 @metric(
@@ -40,12 +40,24 @@ def unseen_accuracy(ev: Evaluation) -> float:
     return ev["unseen"].accuracy()
 
 
-@metric("train_loss", "lower", "mean cross-entropy of the label on the training set", bounds=(0, None))
+@metric(
+    "train_loss",
+    "lower",
+    "mean cross-entropy of the label on the training set",
+    bounds=(0, None),
+    tolerance=mean_loss("train"),
+)
 def train_loss(ev: Evaluation) -> float:
     return ev["train"].loss()
 
 
-@metric("test_loss", "lower", "mean cross-entropy of the label on the test split", bounds=(0, None))
+@metric(
+    "test_loss",
+    "lower",
+    "mean cross-entropy of the label on the test split",
+    bounds=(0, None),
+    tolerance=mean_loss("test"),
+)
 def test_loss(ev: Evaluation) -> float:
     return ev["test"].loss()
 

@@ -40,7 +40,13 @@ class SplitEval:
             for g, name in enumerate(group_names)
             if counts[g]
         }
-        return {"accuracy": self.accuracy(), "loss": self.loss(), "n": len(self.preds), "groups": groups}
+        return {
+            "accuracy": self.accuracy(),
+            "loss": self.loss(),
+            "loss_sd": float(self.losses.std()),  # per example: the loss's standard error is this / sqrt(n)
+            "n": len(self.preds),
+            "groups": groups,
+        }
 
 
 @dataclass(frozen=True)
