@@ -318,10 +318,11 @@ def test_a_dead_job_keeps_the_seeds_it_finished(tmp_path: Path):
     path = write_sweep(tmp_path, {"seed": [0, 1]})
     plan = make_sweep_plan(str(path))
     (job,) = make_jobs(plan, plan.cells, tmp_path, workers=1, threads=1, batch=True)
-    index = {"cells": {c.path: {"config_hash": c.config_hash} for c in plan.cells}}
+    index = {"cells": {c.path: {"config_hash": c.config_hash, "code_hash": c.code_hash} for c in plan.cells}}
     first = tmp_path / plan.cells[0].path
     first.mkdir(parents=True)
     (first / "result.json").write_text(json.dumps({"config_hash": plan.cells[0].config_hash, "status": "completed",
+                                                   "model": {"code_hash": plan.cells[0].code_hash},
                                                    "wall_time_s": 1.5}))  # fmt: skip
     reports = _lost_reports(tmp_path, index, Lost(job, "worker died (signal 9)", "note\n"))
     assert [(r.seed, r.status, r.error, r.wall_time_s) for r in reports] == [
