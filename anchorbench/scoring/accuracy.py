@@ -1,73 +1,29 @@
-"""Generic per-split metrics (every task has a train and a test split)."""
+"""Generic per-split metrics: the accuracy and the mean loss of the label on one split
+(every task has a train and a test split; some add ``unseen`` or ``ood``)."""
 
 from __future__ import annotations
 
-from anchorbench.scoring.evaluation import Evaluation
-from anchorbench.scoring.metric import metric
+from anchorbench.scoring.metric import Metric, metric
 from anchorbench.scoring.tolerance import mean_loss, proportion
 
 
-@metric(
-    "train_accuracy",
-    "higher",
-    "accuracy on (the first eval_size examples of) the training set",
-    bounds=(0, 1),
-    tolerance=proportion("train"),
-)
-def train_accuracy(ev: Evaluation) -> float:
-    return ev["train"].accuracy()
+def split_accuracy(split: str, description: str) -> Metric:
+    """Register ``<split>_accuracy``; its tolerance is a binomial band over the split's examples."""
+    return metric(f"{split}_accuracy", "higher", description, bounds=(0, 1), tolerance=proportion(split))(
+        lambda ev: ev[split].accuracy()
+    )
 
 
-@metric(
-    "test_accuracy",
-    "higher",
-    "accuracy on the test split: held-out keys of trained rules",
-    bounds=(0, 1),
-    tolerance=proportion("test"),
-)
-def test_accuracy(ev: Evaluation) -> float:
-    return ev["test"].accuracy()
+def split_loss(split: str, description: str) -> Metric:
+    """Register ``<split>_loss``; its tolerance is the standard error of a mean over the split."""
+    return metric(f"{split}_loss", "lower", description, bounds=(0, None), tolerance=mean_loss(split))(
+        lambda ev: ev[split].loss()
+    )
 
 
-@metric(
-    "unseen_accuracy",
-    "higher",
-    "accuracy on held-out anchor pairs (never trained compositions)",
-    bounds=(0, 1),
-    tolerance=proportion("unseen"),
-)
-def unseen_accuracy(ev: Evaluation) -> float:
-    return ev["unseen"].accuracy()
-
-
-@metric(
-    "train_loss",
-    "lower",
-    "mean cross-entropy of the label on the training set",
-    bounds=(0, None),
-    tolerance=mean_loss("train"),
-)
-def train_loss(ev: Evaluation) -> float:
-    return ev["train"].loss()
-
-
-@metric(
-    "test_loss",
-    "lower",
-    "mean cross-entropy of the label on the test split",
-    bounds=(0, None),
-    tolerance=mean_loss("test"),
-)
-def test_loss(ev: Evaluation) -> float:
-    return ev["test"].loss()
-
-
-@metric(
-    "ood_accuracy",
-    "higher",
-    "accuracy on out-of-distribution inputs (e.g. node ids never trained)",
-    bounds=(0, 1),
-    tolerance=proportion("ood"),
-)
-def ood_accuracy(ev: Evaluation) -> float:
-    return ev["ood"].accuracy()
+train_accuracy = split_accuracy("train", "accuracy on (the first eval_size examples of) the training set")
+test_accuracy = split_accuracy("test", "accuracy on the test split: held-out keys of trained rules")
+unseen_accuracy = split_accuracy("unseen", "accuracy on held-out anchor pairs (never trained compositions)")
+ood_accuracy = split_accuracy("ood", "accuracy on out-of-distribution inputs (e.g. node ids never trained)")
+train_loss = split_loss("train", "mean cross-entropy of the label on the training set")
+test_loss = split_loss("test", "mean cross-entropy of the label on the test split")

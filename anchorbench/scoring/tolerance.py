@@ -35,7 +35,7 @@ EXACT = 1e-9  # same stack: scores are bitwise equal; this only absorbs JSON flo
 class Tolerance:
     kind: Literal["proportion", "loss", "relative", "count"]
     split: str | None = None  # proportion, loss: the split whose examples the score counts
-    rel: float = 0.1  # relative, loss: the band as a fraction of the larger magnitude
+    rel: float = 0.1  # relative (and the fallback of the others): a fraction of the larger magnitude
     units: float = 1.0  # count: units either way
 
     def band(
@@ -55,8 +55,8 @@ class Tolerance:
             return math.hypot(Z * se, seed_part), f"{Z:g} s.e. of a mean loss (n={n}, sd {sd:.3g}){seed_why}"
         if self.kind == "count":
             return self.units + seed_part, f"±{self.units:g}{seed_why}"
-        rel = self.rel if self.kind in ("relative", "loss") else 0.1  # without its n (or sd): relative
-        return math.hypot(rel * max(abs(a), abs(b)), seed_part), f"{rel:.0%} relative{seed_why}"
+        # relative, or a proportion or loss whose n (or sd) is not known
+        return math.hypot(self.rel * max(abs(a), abs(b)), seed_part), f"{self.rel:.0%} relative{seed_why}"
 
     def describe(self) -> str:
         if self.kind == "proportion":
@@ -64,9 +64,7 @@ class Tolerance:
         if self.kind == "count":
             return f"±{self.units:g}, widened by the seed spread"
         if self.kind == "loss":
-            return (
-                f"{Z:g} s.e. of a mean loss over the {self.split} split and {self.rel:.0%}, widened by the seed spread"
-            )
+            return f"{Z:g} s.e. of a mean loss over the {self.split} split, widened by the seed spread"
         return f"{self.rel:.0%} relative, widened by the seed spread"
 
 
