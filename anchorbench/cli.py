@@ -201,6 +201,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+BATCH = {"on": True, "off": False, "auto": "auto"}
+BATCH_NOTE = {"on": ", seeds batched", "off": "", "auto": ", seeds batched where a probe finds it pays"}
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from anchorbench import sweep
     from anchorbench.plan import parse_seeds
@@ -226,10 +230,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         RayBackend(workers, args.address)  # refuses now when Ray is not installed
     out = sweep.choose_sweep_out(plan, Path(args.out) if args.out else None, Path(args.results_dir), args.resume)
     print(f"{plan.spec.id}: {len(plan.cells)} cells -> {out} ({args.backend}, {workers} worker(s) x "
-          f"{threads} thread(s){', seeds batched' if args.batch else ''})", flush=True)  # fmt: skip
+          f"{threads} thread(s){BATCH_NOTE[args.batch]})", flush=True)  # fmt: skip
     outcome = sweep.run_sweep(
-        plan, out, backend=args.backend, workers=workers, threads=threads, batch=args.batch,
-        progress=not args.quiet, address=args.address,
+        plan, out, backend=args.backend, workers=workers, threads=threads, batch=BATCH[args.batch],
+        progress=not args.quiet, address=args.address, note=lambda line: print(line, file=sys.stderr, flush=True),
     )  # fmt: skip
     errors = [c for c in outcome.cells if c["status"] == "error"]
     print(f"ran {outcome.ran} cell(s), skipped {outcome.skipped} already done, {len(errors)} error(s) "
@@ -340,9 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--threads", type=int, help="torch threads per worker (default: cores / workers)")
     q.add_argument(
         "--batch",
-        action="store_true",
-        help="train the seeds of one config as one batched (vmap) ensemble; pays off on a GPU and for tiny "
-        "models on a CPU (docs/sweeps.md)",
+        nargs="?",
+        const="on",
+        default="off",
+        choices=["on", "off", "auto"],
+        help="train the seeds of one config as one batched (vmap) ensemble: on (--batch alone), off (default), or "
+        "auto: per config, only where a probe of a few steps finds it faster (docs/sweeps.md)",
     )
     output_args(
         q,

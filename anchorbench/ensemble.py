@@ -27,6 +27,7 @@ from torch.func import functional_call, vmap
 
 from anchorbench.plan import EntryPlan
 from anchorbench.results import RunResult, write_jsonl
+from anchorbench.train import adamw
 
 
 class NotBatchable(Exception):
@@ -62,9 +63,7 @@ class Ensemble:
             for n, _ in m.named_buffers():
                 _set_buffer(m, n, self.fixed[n][i])
         self.forward = _forward(base, getattr(base, "supports_last_only", False))
-        self.optimizer = torch.optim.AdamW(
-            list(self.params.values()), lr=self.cfg.lr, betas=self.cfg.betas, weight_decay=self.cfg.weight_decay
-        )
+        self.optimizer = adamw(list(self.params.values()), self.cfg, trainers[0].device)
         self._check(trainers)
 
     def _check(self, trainers: list[Any]) -> None:
@@ -183,3 +182,45 @@ def run_seeds_batched(
             done = time.perf_counter() - share
             results.append(finish_seed(plan, s, d, t, o, results_root=results_root, started=done))
     return results
+
+
+# -- when batching pays ---------------------------------------------------------------------
+PAYS = 1.1  # batch only when the probe measures a clear gain: a tie is not worth the float reordering
+
+
+def probe_batching(plan: EntryPlan, seeds: list[int], threads: int, steps: int = 4, repeats: int = 3) -> float:
+    """Speed-up of training ``seeds`` as one ensemble over training them one after another,
+    from a few timed steps of each (median of ``repeats``), on ``threads`` threads.
+
+    0.0 when the model cannot be batched. The answer depends on the model's size and the
+    CPU: on this project's machines an ensemble paid 1.15-1.25x at d_model 32 and lost at
+    d_model 64 and up (docs/sweeps.md), which is why ``--batch auto`` asks rather than assumes.
+    """
+    import statistics
+
+    from anchorbench.torch_state import isolated
+    from anchorbench.train import Trainer
+
+    def trainer(seed: int) -> Trainer:
+        dataset = plan.task.family_obj.generate(plan.params, seed)
+        return Trainer(plan.build_model(seed), dataset, plan.train, seed=seed, progress=False)
+
+    def seconds(fn: Any) -> float:
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    with isolated(seeds[0], threads):
+        single = trainer(seeds[0])
+        try:
+            ens = Ensemble([trainer(s) for s in seeds])
+        except NotBatchable:
+            return 0.0
+        active = [True] * len(seeds)
+        single._step(0), ens.step(0, active)  # warm-up: first-call allocations
+        alone = seconds(lambda: [single._step(i) for i in range(steps)])
+        together = seconds(lambda: [ens.step(i, active) for i in range(steps)])
+    return alone * len(seeds) / together

@@ -51,7 +51,7 @@ class EntryPlan:
         payload = {
             "task": self.spec_hash,
             "model": {"name": self.model.name, "config": self.model.config},
-            "train": self.train.model_dump(mode="json"),
+            "train": self.train.hashed(),
             "seed": seed,
         }
         if self.intervention is not None:  # plain runs keep the hashes they had before interventions

@@ -254,36 +254,58 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}{where}"
 
 
-def make_jobs(plan: SweepPlan, pending: list[Cell], out: Path, *, workers: int, threads: int, batch: bool) -> list[Job]:
+def make_jobs(
+    plan: SweepPlan, pending: list[Cell], out: Path, *, workers: int, threads: int, batch: bool | dict[str, bool]
+) -> list[Job]:
     """One job per pending cell, or with batching, each configuration's seeds in enough
-    chunks that every worker has one (8 seeds of one config on 2 workers: 2 ensembles of 4)."""
-    by_label: dict[str, list[int]] = {}
-    for c in pending:
-        by_label.setdefault(c.label, []).append(c.seed)
+    chunks that every worker has one (8 seeds of one config on 2 workers: 2 ensembles of 4).
+    ``batch``: for every configuration, or per configuration label (see :func:`decide_batching`)."""
+    by_label = _seeds_by_label(pending)
     jobs = []
     for label, seeds in by_label.items():
         entry, entry_plan = plan.entries[label]
         task_spec = entry_plan.task.model_dump(mode="json")
-        if batch:
-            n_chunks = min(len(seeds), max(1, math.ceil(workers / len(by_label))))
-            chunks = [seeds[i::n_chunks] for i in range(n_chunks)]
-        else:
-            chunks = [[s] for s in seeds]
+        batched = batch.get(label, False) if isinstance(batch, dict) else batch
+        chunks = _chunks(seeds, workers, len(by_label)) if batched else [[s] for s in seeds]
         jobs += [
-            Job(
-                label,
-                entry.model_dump(mode="json"),
-                plan.model,
-                plan.sets,
-                sorted(ch),
-                str(out),
-                threads,
-                batch,
-                task_spec=task_spec,
-            )
+            Job(label, entry.model_dump(mode="json"), plan.model, plan.sets, sorted(ch), str(out), threads, batched,
+                task_spec=task_spec)
             for ch in chunks
-        ]
+        ]  # fmt: skip
     return jobs
+
+
+def _seeds_by_label(pending: list[Cell]) -> dict[str, list[int]]:
+    by_label: dict[str, list[int]] = {}
+    for c in pending:
+        by_label.setdefault(c.label, []).append(c.seed)
+    return by_label
+
+
+def _chunks(seeds: list[int], workers: int, n_configs: int) -> list[list[int]]:
+    n_chunks = min(len(seeds), max(1, math.ceil(workers / n_configs)))
+    return [seeds[i::n_chunks] for i in range(n_chunks)]
+
+
+def decide_batching(
+    plan: SweepPlan, pending: list[Cell], *, workers: int, threads: int, note: Callable[[str], None] | None = None
+) -> dict[str, bool]:
+    """``--batch auto``: per configuration, batch its seeds only where a probe of a few steps
+    (ensemble of the chunk's size against one model, on the worker's thread count) finds that
+    it pays. The choice is a measurement, so it can differ between machines or loads; it is
+    recorded per cell (``batched`` in sweep.json), and ``--batch on|off`` fixes it."""
+    from anchorbench.ensemble import PAYS, probe_batching
+
+    by_label = _seeds_by_label(pending)
+    decided = {}
+    for label, seeds in by_label.items():
+        chunk = _chunks(seeds, workers, len(by_label))[0]
+        speedup = probe_batching(plan.entries[label][1], chunk, threads) if len(chunk) > 1 else 0.0
+        decided[label] = speedup >= PAYS
+        if note and len(chunk) > 1:
+            verdict = "batched" if decided[label] else "separate runs"
+            note(f"--batch auto: {label}: an ensemble of {len(chunk)} measured {speedup:.2f}x -> {verdict}")
+    return decided
 
 
 # -- the sweep ------------------------------------------------------------------------------
@@ -303,11 +325,14 @@ def run_sweep(
     backend: str = "local",
     workers: int | None = None,
     threads: int | None = None,
-    batch: bool = False,
+    batch: bool | str = False,
     progress: bool = True,
     address: str | None = None,
     on_report: Callable[[CellReport], None] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> SweepOutcome:
+    """``batch``: True, False or "auto" (see :func:`decide_batching`); ``note`` gets lines
+    worth telling the user (what --batch auto decided)."""
     from tqdm.auto import tqdm
 
     from anchorbench.backends import get_backend
@@ -327,6 +352,8 @@ def run_sweep(
                 index["cells"][c.path].update(status=status, error=None)
         write_json(out / INDEX, index)
         # Absolute: a Ray worker need not share this process's working directory.
+        if batch == "auto":
+            batch = decide_batching(plan, pending, workers=workers, threads=threads, note=note)
         jobs = make_jobs(plan, pending, out.absolute(), workers=workers, threads=threads, batch=batch)
         if backend == "ray":
             token = secrets.token_hex(16)

@@ -266,3 +266,28 @@ def test_batch_larger_than_the_data_is_one_full_batch() -> None:
 def test_eval_schedule_of_the_tiny_config() -> None:
     plan = make_plan(Request(IDENTITY, sets=tuple(TINY_SETS))).entries[0]
     assert eval_steps(plan.train) == [0, 10, 20, 30]
+
+
+def test_train_compile_keeps_earlier_config_hashes_and_the_ranked_budget() -> None:
+    """A field added later (train.compile) must not change the hash of runs recorded before it."""
+    from anchorbench.config import TrainConfig
+    from anchorbench.leaderboard.suite import budget_train
+
+    plain, compiled = TrainConfig(), TrainConfig(compile=True)
+    assert "compile" not in plain.hashed() and compiled.hashed()["compile"] is True
+    recorded_before = {k: v for k, v in plain.model_dump(mode="json").items() if k != "compile"}
+    assert TrainConfig.model_validate(recorded_before).hashed() == plain.hashed()
+    assert budget_train(compiled.model_dump(mode="json")) == budget_train(recorded_before)
+
+
+@pytest.mark.slow
+def test_train_compile_trains_like_eager(tmp_path) -> None:
+    """torch.compile'd training steps: finite, and close to eager (fused kernels move the last bits)."""
+    from anchorbench.pytest_plugin import run_task
+
+    sets = {"task.n_train": 200, "task.n_test": 50, "model.d_model": 32, "train.steps": 20, "train.warmup_steps": 2,
+            "train.eval_every": 10, "train.threads": 1}  # fmt: skip
+    eager = run_task("anchor-identity-v1", tmp_path / "e", budget="default", sets=sets)
+    compiled = run_task("anchor-identity-v1", tmp_path / "c", budget="default", sets={**sets, "train.compile": True})
+    assert compiled.train["compile"] is True and compiled.config_hash != eager.config_hash
+    assert compiled.scores["test_loss"] == pytest.approx(eager.scores["test_loss"], rel=1e-3)

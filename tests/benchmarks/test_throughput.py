@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from anchorbench import bench
+from anchorbench import bench, paper_loops
 
 pytestmark = pytest.mark.bench  # deselected by default (pyproject addopts)
 
@@ -35,3 +35,15 @@ def test_minimal_loop(benchmark):
 def test_model_train_steps(benchmark, which, size):
     benchmark.group = f"model: 5 training steps, d={size[0]} h={size[1]} L={size[2]} B={size[3]}"
     benchmark.pedantic(bench.model_step_workload(which, *size, steps=5), rounds=5)
+
+
+# One epoch per call: anchorbench's includes its step-0 and final evaluations, per-call costs that
+# `anchorbench bench --only paper` removes by differencing a long and a short call (use it for the ratio).
+@pytest.mark.benchmark(group="paper [AF] identity, 1 epoch: anchorbench vs hand-written loop (d=400, B=50)")
+def test_paper_anchorbench(benchmark):
+    benchmark.pedantic(paper_loops.anchorbench_identity_workload(1), rounds=3, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="paper [AF] identity, 1 epoch: anchorbench vs hand-written loop (d=400, B=50)")
+def test_paper_hand_written(benchmark):
+    benchmark.pedantic(paper_loops.paper_identity_workload(1), rounds=3, warmup_rounds=1)
