@@ -10,9 +10,9 @@ of a process. Target: under 10% on every task, at the timing resolution the sche
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass
+
+from anchorbench.timing import median_seconds
 
 TARGET = 0.10
 
@@ -29,15 +29,6 @@ class EvalCost:
     @property
     def overhead(self) -> float:
         return self.n_evals * self.eval_s / (self.steps * self.step_s)
-
-
-def _median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def measure(task: str, *, steps: int, repeats: int) -> EvalCost:
@@ -66,8 +57,8 @@ def measure(task: str, *, steps: int, repeats: int) -> EvalCost:
             ev.summary()
 
         evaluate()
-        step_s = _median_seconds(train_steps, repeats) / steps
-        eval_s = _median_seconds(evaluate, repeats)
+        step_s = median_seconds(train_steps, repeats) / steps
+        eval_s = median_seconds(evaluate, repeats)
     examples = sum(len(s) for s in trainer.evaluate.splits.values())
     return EvalCost(task, step_s, eval_s, len(eval_steps(plan.train)), plan.train.steps, examples)
 

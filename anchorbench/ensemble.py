@@ -196,22 +196,13 @@ def probe_batching(plan: EntryPlan, seeds: list[int], threads: int, steps: int =
     CPU: on this project's machines an ensemble paid 1.15-1.25x at d_model 32 and lost at
     d_model 64 and up (docs/sweeps.md), which is why ``--batch auto`` asks rather than assumes.
     """
-    import statistics
-
+    from anchorbench.timing import median_seconds
     from anchorbench.torch_state import isolated
     from anchorbench.train import Trainer
 
     def trainer(seed: int) -> Trainer:
         dataset = plan.task.family_obj.generate(plan.params, seed)
         return Trainer(plan.build_model(seed), dataset, plan.train, seed=seed, progress=False)
-
-    def seconds(fn: Any) -> float:
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return statistics.median(times)
 
     with isolated(seeds[0], threads):
         single = trainer(seeds[0])
@@ -221,6 +212,6 @@ def probe_batching(plan: EntryPlan, seeds: list[int], threads: int, steps: int =
             return 0.0
         active = [True] * len(seeds)
         single._step(0), ens.step(0, active)  # warm-up: first-call allocations
-        alone = seconds(lambda: [single._step(i) for i in range(steps)])
-        together = seconds(lambda: [ens.step(i, active) for i in range(steps)])
+        alone = median_seconds(lambda: [single._step(i) for i in range(steps)], repeats)
+        together = median_seconds(lambda: [ens.step(i, active) for i in range(steps)], repeats)
     return alone * len(seeds) / together

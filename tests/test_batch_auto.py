@@ -14,11 +14,11 @@ from anchorbench.sweep import decide_batching, make_jobs, make_sweep_plan
 
 def test_the_probe_measures_a_speedup_and_refuses_what_cannot_batch(tmp_path: Path) -> None:
     plan = make_sweep_plan(str(write_sweep(tmp_path, {"seed": [0, 1, 2]})))
-    (_, entry), = plan.entries.values()
+    ((_, entry),) = plan.entries.values()
     speedup = probe_batching(entry, [0, 1, 2], threads=1, steps=2, repeats=1)
     assert 0.05 < speedup < 50, speedup  # a real ratio of two timings, whichever way it goes
     lstm = make_sweep_plan(str(write_sweep(tmp_path, {"seed": [0, 1]}, name="l.yaml")), model="lstm")
-    (_, lstm_entry), = lstm.entries.values()
+    ((_, lstm_entry),) = lstm.entries.values()
     assert probe_batching(lstm_entry, [0, 1], threads=1) == 0.0  # nn.LSTM does not run under vmap
 
 
