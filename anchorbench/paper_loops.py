@@ -23,8 +23,8 @@ result/GPT_3x_to_x_for_paper/3x_to_x-seed_1-N_1000/config.json, the rest from th
 * Loss positions (train.py ``train_step``/``test_step``): the forward computes logits at
   every position, but the loss is ``CrossEntropyLoss(ignore_index=0)`` on the last position
   only (``outputs.view(B, T, V)[:, -1, :]``, commented "the loss only looks at the last
-  word"). tasks/anchor-identity-v1.yaml and docs/tasks.md say the reference code trains on
-  every position: its train.py (both stored versions) does not.
+  word"), in both stored versions of train.py (tasks/anchor-identity-v1.yaml and docs/tasks.md
+  said otherwise until 2026-12-01).
 * Optimizer (train.py ``train``, main.py flags): ``optim.AdamW(model.parameters(), lr=2e-5)``,
   so torch's defaults betas (0.9, 0.999), eps 1e-8, weight decay 0.01 on every parameter;
   ``clip_grad_norm_(params, 1)`` every step. Scheduler ``GradualWarmupScheduler(multiplier=10,
