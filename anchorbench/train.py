@@ -105,6 +105,12 @@ class Evaluator:
         self.dataset, self.cfg, self.device = dataset, cfg, device
         self.splits = {name: s.head(cfg.eval_size) for name, s in dataset.splits.items()}
         self.tensors = {name: _tokens(s, device) for name, s in self.splits.items()}
+        # Splits whose predictions are restricted to each example's context tokens (a generator
+        # marks them with the meta field context_only, e.g. [MATCH] ood_unseen: an untied head
+        # cannot emit an id it never saw as a label, but it can point at one in its input).
+        self.context_only = {
+            name for name, s in self.splits.items() if np.asarray(s.meta.get("context_only", False)).any()
+        }
 
     @torch.inference_mode()
     def __call__(self, model: nn.Module, step: int) -> Evaluation:
@@ -114,10 +120,15 @@ class Evaluator:
         for name, split in self.splits.items():
             x, y = self.tensors[name]
             preds, losses = [], []
+            context_only = name in self.context_only
             for i in range(0, len(split), self.cfg.eval_batch_size):
-                logits = last_logits(model, x[i : i + self.cfg.eval_batch_size]).float()
+                xb = x[i : i + self.cfg.eval_batch_size]
+                logits = last_logits(model, xb).float()
                 target = y[i : i + self.cfg.eval_batch_size]
                 losses.append(F.cross_entropy(logits, target, reduction="none").cpu())
+                if context_only:  # the prediction is the best-scored token of the example's own input
+                    seen = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, xb, True)
+                    logits = logits.masked_fill(~seen, float("-inf"))
                 preds.append(logits.argmax(-1).cpu())
             out[name] = SplitEval(split, torch.cat(preds).numpy(), torch.cat(losses).numpy())
         model.train(was_training)

@@ -119,3 +119,66 @@ def test_max_hops_solved_counts_consecutive_solved_hop_counts():
     _, chain = generate(CHAIN, hops=2)
     assert metric(_evaluation(chain, {2: 1.0})) == 2
     assert metric(_evaluation(chain, {2: 0.5})) == 0  # a failed 2-hop task solves nothing
+
+
+# -- v2: the OOD split as the paper's code builds it ---------------------------------------------
+CHAIN2, ORDER2 = "matching-chain-v2", "matching-order-v2"
+
+
+@pytest.mark.parametrize("task", [CHAIN2, ORDER2])
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_v2_ood_is_the_codes_rule_row_by_row(task, hops):
+    """Undo the code's shift on every row: move the two trained-range ids back by +100 and the
+    row must be a chain on unseen ids 120..199 (any edge type) whose k-hop walk ends at the
+    label + 100; the two in-range ids are exactly the label and its predecessor."""
+    p, ds = generate(task, hops=hops)
+    s = ds.splits["ood"]
+    for i in range(len(s)):
+        row, label = s.tokens[i].tolist(), int(s.labels[i])
+        k = row[-2] if task == ORDER2 else hops
+        nodes = row[:-2] if task == ORDER2 else row[:-1]
+        in_range = {t for t in nodes + [row[-1]] if 20 <= t <= 99}
+        edges = {nodes[2 * j]: nodes[2 * j + 1] for j in range(p.chain_len - 1)}
+        predecessor = next(a for a, b in edges.items() if b == label)
+        assert in_range == {label, predecessor}, i
+        assert all(120 <= t <= 199 for t in nodes + [row[-1]] if t not in in_range), i
+        unshift = [t + 100 if t in in_range else t for t in row]
+        assert walk(unshift if task == CHAIN2 else unshift[:-2] + [k, unshift[-1]], p.chain_len, k) == label + 100
+        assert (row[-1] in in_range) == (k == 1), "the query is unseen unless it is the predecessor (k = 1)"
+    assert set(s.meta["shortcut_chance"].tolist()) == {0.5}
+
+
+def test_v2_diagnostic_splits():
+    p, ds = generate(CHAIN2, hops=2)
+    query = ds.splits["ood_query"]
+    for i in range(len(query)):
+        row = query.tokens[i].tolist()
+        assert 120 <= row[-1] <= 199 and all(20 <= t <= 99 for t in row if t != row[-1]), i
+        assert walk(row, p.chain_len, 2) == int(query.labels[i])
+    unseen = ds.splits["ood_unseen"]
+    assert (unseen.tokens >= 120).all() and (unseen.labels >= 120).all() and unseen.meta["context_only"].all()
+    assert "shortcut_chance" not in ds.splits["ood_unseen"].meta
+
+
+def test_context_only_predictions_point_into_the_input():
+    """ood_unseen: an untied head never emits an id it never saw as a label; restricted to the
+    input's tokens, the prediction is always one of them (and scoring can be above zero)."""
+    from anchorbench.plan import Request, make_plan
+    from anchorbench.train import Trainer
+
+    plan = make_plan(Request(CHAIN2, sets=("task.n_train=500", "task.n_test=100", "model.d_model=32",
+                                           "train.steps=2", "train.warmup_steps=1"))).entries[0]  # fmt: skip
+    ds = plan.task.family_obj.generate(plan.params, 0)
+    trainer = Trainer(plan.build_model(0), ds, plan.train, seed=0, progress=False)
+    ev = trainer.evaluate(trainer.model, 0)
+    s = ev["ood_unseen"]
+    assert all(int(p) in set(row.tolist()) for p, row in zip(s.preds, s.split.tokens))
+    assert not all(int(p) in set(row.tolist()) for p, row in zip(ev["ood"].preds, ev["ood"].split.tokens))
+    assert METRICS.get("ood_shortcut_accuracy")(ev) == pytest.approx(0.5)
+
+
+def test_v2_scores_are_registered_and_v1_data_did_not_move():
+    spec = TASKS.get(CHAIN2)
+    assert {"ood_accuracy", "ood_shortcut_accuracy", "ood_query_accuracy", "ood_unseen_accuracy"} <= set(spec.scores)
+    _, v1 = generate(CHAIN, hops=2)
+    assert set(v1.splits) == {"train", "test", "ood"} and (v1.splits["ood"].tokens >= 101).all()

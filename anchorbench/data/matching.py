@@ -10,15 +10,24 @@ j, so every edge has a *type* ``s = (next - prev) mod block``:
 
 * ``train``: ids in ``node_low..node_high``, edge types ``train_shifts`` ({0, 1, 4});
 * ``test``: the same ids, edge types ``test_shifts`` ({2, 3}), never trained;
-* ``ood``: ids in ``ood_low..ood_high`` (101..200), never seen in training, with the
-  training edge types, so that only the ids are new.
+* ``ood`` (``ood_rule: unseen``, v1): ids in ``ood_low..ood_high`` (101..200), never seen in
+  training, with the training edge types, so that only the ids are new. Every node is unseen,
+  the label included: an untied head can never emit it (v1 measured OOD 0.000).
+* ``ood`` (``ood_rule: code``, v2): as the paper's code builds it (xuzhiqin1990/understanding_dl,
+  code/multi-step_reasoning_code/data.py): a chain on ``ood_low..ood_high`` with the edge types
+  ``ood_shifts`` (all five), then every occurrence of the label and of its predecessor shifted
+  by ``-ood_shift`` back into the trained range. The input holds exactly two trained-range ids
+  and the label is one of them. With ``diagnostic_splits``, two more: ``ood_unseen`` (the v1
+  rule: every id unseen; predictions restricted to the example's context tokens) and
+  ``ood_query`` (an in-range training chain whose query node alone is replaced by an unseen id,
+  ``+ood_shift``: first-hop matching on an untrained token).
 
-Every split's chains use one id range and one set of edge types throughout.
+Every split's chains use one id range and one set of edge types throughout (before the shift).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -29,7 +38,7 @@ from anchorbench.data.seeding import rng_for
 
 # Each split's chains: (what the ids are, id range fields, edge-type field), as generate draws them.
 SPLIT_CHAINS = (("node", "node_low", "node_high", "train_shifts"), ("node", "node_low", "node_high", "test_shifts"),
-                ("ood", "ood_low", "ood_high", "train_shifts"))  # fmt: skip
+                ("ood", "ood_low", "ood_high", "ood_edge_types"))  # fmt: skip
 SHARE_SAMPLE = 4000  # chains drawn to estimate how many avoid a repeated node
 MIN_DISTINCT_SHARE = 0.01  # generation costs about n / share chain draws
 
@@ -50,6 +59,12 @@ class MatchingParams(FamilyParams):
     ood_high: int = Field(200, ge=1)
     train_shifts: list[int] = Field(default_factory=lambda: [0, 1, 4])
     test_shifts: list[int] = Field(default_factory=lambda: [2, 3])
+    ood_rule: Literal["unseen", "code"] = Field(
+        "unseen", description="unseen: every OOD id unseen (v1); code: the paper's code (label and predecessor shifted)"
+    )
+    ood_shifts: list[int] | None = Field(None, description="edge types of OOD chains; default: train_shifts")
+    ood_shift: int = Field(100, ge=1, description="code rule: the label and its predecessor move by -ood_shift")
+    diagnostic_splits: bool = Field(False, description="add the ood_unseen and ood_query splits (code rule)")
     noise_low: int = Field(20, description="unused by matching; kept for the shared parameter set")
     noise_high: int = Field(99, description="unused by matching")
 
@@ -80,11 +95,28 @@ class MatchingParams(FamilyParams):
             raise ValueError("ood ids must not overlap the training ids")
         if self.max_hops() >= min(self.node_low, self.ood_low):
             raise ValueError("order tokens 1..hops must lie below node_low and ood_low")
-        for name, shifts in (("train_shifts", self.train_shifts), ("test_shifts", self.test_shifts)):
+        for name, shifts in (("train_shifts", self.train_shifts), ("test_shifts", self.test_shifts),
+                             ("ood_shifts", self.ood_edge_types)):  # fmt: skip
             if not shifts or any(not 0 <= s < self.block for s in shifts):
                 raise ValueError(f"{name} must be a non-empty list of values in 0..block-1")
         if set(self.train_shifts) & set(self.test_shifts):
             raise ValueError("train_shifts and test_shifts must not share an edge type")
+        if self.ood_rule == "code" or self.diagnostic_splits:
+            # The shifted ids (code rule) and the shifted query (ood_query) must land on trained ids
+            # of the same edge type: a shift that is a whole number of blocks keeps (next - prev) mod block.
+            if self.ood_shift % self.block:
+                raise ValueError(f"ood_shift {self.ood_shift} must be a multiple of block {self.block}")
+            if not (
+                self.node_low <= self.ood_low - self.ood_shift and self.ood_high - self.ood_shift <= self.node_high
+            ):
+                raise ValueError(
+                    f"ood ids {self.ood_low}..{self.ood_high} shifted by -{self.ood_shift} must lie in the trained "
+                    f"ids {self.node_low}..{self.node_high}"
+                )
+        if self.diagnostic_splits and self.ood_rule != "code":
+            raise ValueError("diagnostic_splits go with ood_rule: code")
+        if self.diagnostic_splits and self.node_high + self.ood_shift > self.ood_high:
+            raise ValueError("ood_query moves a query by +ood_shift: node_high + ood_shift must lie in the ood ids")
         for ids, lo, hi, shifts in SPLIT_CHAINS:
             share = _distinct_share(self, getattr(self, lo), getattr(self, hi), getattr(self, shifts))
             if share < MIN_DISTINCT_SHARE:
@@ -95,6 +127,10 @@ class MatchingParams(FamilyParams):
                     "or add edge types"
                 )
         return self
+
+    @property
+    def ood_edge_types(self) -> list[int]:
+        return self.ood_shifts if self.ood_shifts is not None else self.train_shifts
 
     def max_hops(self) -> int:
         return self.hops
@@ -148,32 +184,60 @@ def _chains(rng: np.random.Generator, n: int, p: MatchingParams, lo: int, hi: in
 
 
 def generate(p: MatchingParams, seed: int) -> Dataset:
-    dtype = token_dtype(p.vocab_size)
     choices = p.hop_choices()
     groups = tuple(f"k={k}" for k in choices)
-    splits = {}
-    for name, n, lo, hi, shifts in (
+    plan = [
         ("train", p.n_train, p.node_low, p.node_high, p.train_shifts),
         ("test", p.n_test, p.node_low, p.node_high, p.test_shifts),
-        ("ood", p.n_test, p.ood_low, p.ood_high, p.train_shifts),
-    ):
+        ("ood", p.n_test, p.ood_low, p.ood_high, p.ood_edge_types),
+    ]
+    if p.diagnostic_splits:
+        plan += [("ood_unseen", p.n_test, p.ood_low, p.ood_high, p.train_shifts),
+                 ("ood_query", p.n_test, p.node_low, p.node_high, p.train_shifts)]  # fmt: skip
+    splits = {}
+    for name, n, lo, hi, shifts in plan:
         rng = rng_for(seed, name)
         chain = _chains(rng, n, p, lo, hi, shifts)
-        n_edges = p.chain_len - 1
-        order = np.argsort(rng.random((n, n_edges)), axis=1)  # a random shuffle of the edges per row
-        rows = np.arange(n)[:, None]
-        edges = np.stack([chain[rows, order], chain[rows, order + 1]], axis=2).reshape(n, 2 * n_edges)
-        k_idx = rng.integers(0, len(choices), size=n)
-        k = np.asarray(choices, dtype=np.int64)[k_idx]
-        query_at = (rng.random(n) * (p.chain_len - k)).astype(np.int64)  # query index i in 0..C-1-k
-        query = chain[np.arange(n), query_at]
-        label = chain[np.arange(n), query_at + k]
-        parts = [edges] + ([k[:, None]] if p.ORDER_TOKEN else []) + [query[:, None]]
-        tokens = np.concatenate(parts, axis=1).astype(dtype)
-        splits[name] = split_of(
-            tokens, label, k_idx, len(groups), hops=k.astype(np.uint8), query_index=query_at.astype(np.uint8)
-        )
+        k_idx, k, query_at, edge_order = _layout(rng, n, p, choices)
+        rows = np.arange(n)
+        if name == "ood" and p.ood_rule == "code":  # the label and its predecessor, back in range
+            moved = (chain == chain[rows, query_at + k][:, None]) | (chain == chain[rows, query_at + k - 1][:, None])
+            chain = np.where(moved, chain - p.ood_shift, chain)
+        elif name == "ood_query":  # the query node alone, out of range
+            chain = np.where(chain == chain[rows, query_at][:, None], chain + p.ood_shift, chain)
+        meta = {"context_only": np.ones(n, dtype=bool)} if name == "ood_unseen" else {}
+        if name == "ood" and p.ood_rule == "code":
+            meta["shortcut_chance"] = _shortcut_chance(p, chain, chain[rows, query_at + k])
+        splits[name] = _split(p, chain, k_idx, k, query_at, edge_order, len(groups), meta)
     return Dataset(seed, p.vocab_size, p.seq_len, groups, splits)
+
+
+def _shortcut_chance(p: MatchingParams, chain: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Per example, the chance that guessing uniformly among the input's trained-range ids hits
+    the label (the input holds every chain node): 1/2 under the code rule, by construction."""
+    trained = (chain >= p.node_low) & (chain <= p.node_high)
+    hit = (trained & (chain == label[:, None])).any(axis=1)
+    return np.where(hit, 1.0 / np.maximum(trained.sum(axis=1), 1), 0.0).astype(np.float32)
+
+
+def _layout(rng: np.random.Generator, n: int, p: MatchingParams, choices: list[int]):
+    """Per row: the edges' shuffled order, the hop count (its index k_idx) and the query index."""
+    order = np.argsort(rng.random((n, p.chain_len - 1)), axis=1)  # a random shuffle of the edges per row
+    k_idx = rng.integers(0, len(choices), size=n)
+    k = np.asarray(choices, dtype=np.int64)[k_idx]
+    query_at = (rng.random(n) * (p.chain_len - k)).astype(np.int64)  # query index i in 0..C-1-k
+    return k_idx, k, query_at, order
+
+
+def _split(p: MatchingParams, chain, k_idx, k, query_at, order, n_groups: int, meta: dict):
+    n, rows = len(chain), np.arange(len(chain))
+    r = rows[:, None]
+    edges = np.stack([chain[r, order], chain[r, order + 1]], axis=2).reshape(n, 2 * (p.chain_len - 1))
+    query, label = chain[rows, query_at], chain[rows, query_at + k]
+    parts = [edges] + ([k[:, None]] if p.ORDER_TOKEN else []) + [query[:, None]]
+    tokens = np.concatenate(parts, axis=1).astype(token_dtype(p.vocab_size))
+    return split_of(tokens, label, k_idx, n_groups, hops=k.astype(np.uint8), query_index=query_at.astype(np.uint8),
+                    **meta)  # fmt: skip
 
 
 def decode(ds: Dataset, split: str, i: int) -> str:
@@ -212,11 +276,9 @@ def verify(ds: Dataset, p: MatchingParams) -> list[str]:
         else:
             if (cur != s.labels).any():
                 problems.append(f"{name}: {int((cur != s.labels).sum())} labels are not the k-th successor")
-        lo, hi = (p.ood_low, p.ood_high) if name == "ood" else (p.node_low, p.node_high)
         nodes = np.concatenate([parents, children, query[:, None]], axis=1)
-        if nodes.min() < lo or nodes.max() > hi:
-            problems.append(f"{name}: node ids outside {lo}..{hi}")
-        shifts = p.test_shifts if name == "test" else p.train_shifts
+        problems += [f"{name}: {x}" for x in _check_ids(name, p, nodes, query, s.labels.astype(np.int64))]
+        shifts = {"test": p.test_shifts, "ood": p.ood_edge_types}.get(name, p.train_shifts)
         if not np.isin((children - parents) % p.block, shifts).all():
             problems.append(f"{name}: edges of the wrong type (types outside {shifts})")
         if (s.meta["hops"] != hops).any():
@@ -225,6 +287,29 @@ def verify(ds: Dataset, p: MatchingParams) -> list[str]:
     if ((train >= p.ood_low) & (train <= p.ood_high)).any():
         problems.append("train: contains OOD node ids")
     return problems
+
+
+def _check_ids(name: str, p: MatchingParams, nodes: np.ndarray, query: np.ndarray, labels: np.ndarray) -> list[str]:
+    """Which ids each split may hold (see the module docstring)."""
+    trained = (nodes >= p.node_low) & (nodes <= p.node_high)
+    unseen = (nodes >= p.ood_low) & (nodes <= p.ood_high)
+    if name in ("train", "test"):
+        return [] if trained.all() else [f"node ids outside {p.node_low}..{p.node_high}"]
+    if name == "ood_unseen" or (name == "ood" and p.ood_rule == "unseen"):
+        return [] if unseen.all() else [f"node ids outside {p.ood_low}..{p.ood_high}"]
+    if name == "ood_query":
+        ok = unseen[:, -1].all() and trained[:, :-1][nodes[:, :-1] != query[:, None]].all()
+        return [] if ok else ["the query must be the only unseen id"]
+    # ood, code rule: exactly two distinct trained-range ids, the label among them; the rest unseen
+    if not (trained | unseen).all():
+        return ["node ids outside both ranges"]
+    in_range = np.where(trained, nodes, -1)
+    n_distinct = np.array([len(set(row[row >= 0])) for row in in_range])
+    if (n_distinct != 2).any():
+        return [f"{int((n_distinct != 2).sum())} inputs do not hold exactly two trained-range ids"]
+    if not (in_range == labels[:, None]).any(axis=1).all():
+        return ["a label is not one of the input's trained-range ids"]
+    return []
 
 
 CHAIN = Family(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from anchorbench.scoring.accuracy import split_accuracy
 from anchorbench.scoring.evaluation import Evaluation
 from anchorbench.scoring.metric import metric
-from anchorbench.scoring.tolerance import COUNT
+from anchorbench.scoring.tolerance import COUNT, proportion
 
 SOLVED = 0.9  # accuracy at which a hop count counts as solved
 
@@ -33,3 +34,24 @@ def max_hops_solved(ev: Evaluation) -> float:
             break
         solved = k
     return float(solved)
+
+
+# [MATCH] v2 OOD diagnostics (anchorbench/data/matching.py: the code rule and its two extra splits)
+ood_unseen_accuracy = split_accuracy(
+    "ood_unseen", "every node id unseen, label included; predictions restricted to the input's tokens (open problem)"
+)
+ood_query_accuracy = split_accuracy(
+    "ood_query", "an in-range chain whose query alone is an unseen id: first-hop matching on an untrained token"
+)
+
+
+@metric(
+    "ood_shortcut_accuracy",
+    "higher",
+    "not the model's: what guessing one of the input's trained-range ids scores on the ood split (read "
+    "ood_accuracy against it; the paper's ~52% OOD plateau is this shortcut)",
+    bounds=(0, 1),
+    tolerance=proportion("ood"),
+)
+def ood_shortcut_accuracy(ev: Evaluation) -> float:
+    return float(ev["ood"].split.meta["shortcut_chance"].mean())
