@@ -130,3 +130,23 @@ def test_parameter_without_rule_raises() -> None:
     module.scale = nn.Parameter(torch.ones(()))  # a learned scalar: no rule covers it
     with pytest.raises(ValueError, match="no rule"):
         apply_init_rate(module, 0.5, "normal")
+
+
+def test_match_code_init_details_embedding_rows_and_torch_head_bias() -> None:
+    """The [MATCH] code's init: tables use their rows as d_in (vocab 201, positions 13: positions
+    then dominate at init), and the head bias keeps PyTorch's U(+-1/sqrt(d_model))."""
+    import torch
+
+    from anchorbench.models.transformer import Transformer
+
+    kw = {"n_layers": 1, "d_model": 400, "d_head": 64, "init_distribution": "uniform", "init_rate": 1.0}
+    torch.manual_seed(0)
+    code = Transformer(201, 13, embedding_fan_in="rows", head_bias_init="torch", **kw)
+    torch.manual_seed(0)
+    ours = Transformer(201, 13, **kw)
+    assert 0.9 * 6 / 201 < code.tok_emb.weight.abs().max() <= 6 / 201
+    assert 0.9 * 6 / 13 < code.pos_emb.weight.abs().max() <= 6 / 13
+    assert ours.tok_emb.weight.abs().max() <= 6 / 400 and ours.pos_emb.weight.abs().max() <= 6 / 400
+    assert 0 < code.head.bias.abs().max() <= 400**-0.5 and (ours.head.bias == 0).all()
+    # everything else is the same draw
+    assert torch.equal(code.blocks[0].attn.qkv.weight, ours.blocks[0].attn.qkv.weight)

@@ -78,7 +78,7 @@ def apply_init_rate(module: nn.Module, rate: float, distribution: InitDistributi
                 param.zero_()
             elif param.dim() >= 2:
                 d_in = math.prod(param.shape[1:])
-                _init_weight(param, init_bound(d_in, rate, distribution), distribution)
+                init_weight(param, init_bound(d_in, rate, distribution), distribution)
             else:
                 raise ValueError(
                     f"apply_init_rate: no rule for parameter '{qualified}' of shape {tuple(param.shape)} "
@@ -86,7 +86,7 @@ def apply_init_rate(module: nn.Module, rate: float, distribution: InitDistributi
                 )
 
 
-def _init_weight(weight: torch.Tensor, scale: float, distribution: InitDistribution) -> None:
+def init_weight(weight: torch.Tensor, scale: float, distribution: InitDistribution) -> None:
     if distribution == "normal":
         nn.init.normal_(weight, mean=0.0, std=scale)
     elif distribution == "uniform":

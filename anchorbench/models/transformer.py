@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from torch import nn
 
-from anchorbench.models.init import apply_init_rate
+from anchorbench.models.init import apply_init_rate, init_bound, init_weight
 
 NormPlacement = Literal["pre", "post", "none"]
 Activation = Literal["relu", "gelu"]
@@ -77,6 +77,15 @@ class TransformerConfig(BaseModel):
         False, description="keep token embeddings at their random init: unseen tokens then look like seen ones"
     )
     head_bias: bool = Field(True, description="a bias per output token in the head (the [AF] code has one)")
+    # Two details of the [MATCH] code's init (its gamma formula applied with PyTorch's fan-in):
+    embedding_fan_in: Literal["d_model", "rows"] = Field(
+        "d_model",
+        description="d_in of the embedding tables in the gamma init: d_model ([INIT]), or their rows "
+        "(vocab_size for tokens, max_len for positions: the [MATCH] code, where positions dominate at init)",
+    )
+    head_bias_init: Literal["zero", "torch"] = Field(
+        "zero", description="zero, or PyTorch's default U(+-1/sqrt(d_model)) (the [MATCH] code's head bias)"
+    )
 
     @field_validator("d_head")
     @classmethod
@@ -211,6 +220,13 @@ class Transformer(nn.Module):
         self.head = nn.Linear(cfg.d_model, vocab_size, bias=cfg.head_bias)  # biased by default, as the [AF] code
 
         apply_init_rate(self, cfg.init_rate, cfg.init_distribution)
+        with torch.no_grad():
+            if cfg.embedding_fan_in == "rows":  # d_in = the table's rows, as nn.Embedding's weight.T would have
+                for table in (self.tok_emb, self.pos_emb):
+                    bound = init_bound(table.num_embeddings, cfg.init_rate, cfg.init_distribution)
+                    init_weight(table.weight, bound, cfg.init_distribution)
+            if cfg.head_bias_init == "torch" and self.head.bias is not None:
+                nn.init.uniform_(self.head.bias, -(cfg.d_model**-0.5), cfg.d_model**-0.5)
         if cfg.tie_embeddings:
             # logit_t = h . E_t (+ b_t): a token never seen as a label can still win if the
             # model copies its embedding forward, which OOD matching needs ([MATCH] ood split).
