@@ -182,3 +182,23 @@ def test_v2_scores_are_registered_and_v1_data_did_not_move():
     assert {"ood_accuracy", "ood_shortcut_accuracy", "ood_query_accuracy", "ood_unseen_accuracy"} <= set(spec.scores)
     _, v1 = generate(CHAIN, hops=2)
     assert set(v1.splits) == {"train", "test", "ood"} and (v1.splits["ood"].tokens >= 101).all()
+
+
+def test_double_chain_has_two_disjoint_chains_and_the_label_is_on_the_querys_own():
+    p, ds = generate("matching-double-chain-v1")
+    n_edges = 2 * (p.chain_len - 1)
+    for name in ("train", "test"):
+        s = ds.splits[name]
+        for i in range(len(s)):
+            row = s.tokens[i].tolist()
+            edges = {row[2 * j]: row[2 * j + 1] for j in range(n_edges)}
+            assert len(edges) == n_edges and len(set(row[: 2 * n_edges])) == 2 * p.chain_len, (name, i)
+            # two chains: exactly two nodes start one (a parent that is nobody's child)
+            starts = set(edges) - set(edges.values())
+            assert len(starts) == 2
+            node, k = row[-1], row[-2]
+            for _ in range(k):
+                node = edges[node]
+            assert node == int(s.labels[i])
+        assert set(s.meta["query_chain"].tolist()) == {0, 1}  # the query is on either chain
+    assert set(ds.group_names) == {"k=1", "k=2", "k=3"}

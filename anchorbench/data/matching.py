@@ -45,6 +45,7 @@ MIN_DISTINCT_SHARE = 0.01  # generation costs about n / share chain draws
 
 class MatchingParams(FamilyParams):
     ORDER_TOKEN: ClassVar[bool] = False  # matching-order states k in the sequence
+    N_CHAINS: ClassVar[int] = 1  # matching-double-chain: a second, disjoint chain as a distractor
 
     seq_len: int = Field(0, description="derived: 2 * (chain_len - 1) + 1 (+1 with an order token); leave 0")
     n_train: int = Field(100_000, ge=1)
@@ -73,7 +74,7 @@ class MatchingParams(FamilyParams):
     def _derive_seq_len(cls, data: dict) -> dict:
         if isinstance(data, dict):
             chain = data.get("chain_len", cls.model_fields["chain_len"].default)
-            derived = 2 * (int(chain) - 1) + 1 + int(cls.ORDER_TOKEN) if isinstance(chain, int) else 0
+            derived = 2 * cls.N_CHAINS * (int(chain) - 1) + 1 + int(cls.ORDER_TOKEN) if isinstance(chain, int) else 0
             if data.get("seq_len") not in (None, 0, derived):
                 raise ValueError(f"seq_len is derived from chain_len ({derived}); leave it unset")
             data = {**data, "seq_len": derived}
@@ -129,6 +130,10 @@ class MatchingParams(FamilyParams):
         return self
 
     @property
+    def n_edges(self) -> int:
+        return self.N_CHAINS * (self.chain_len - 1)
+
+    @property
     def ood_edge_types(self) -> list[int]:
         return self.ood_shifts if self.ood_shifts is not None else self.train_shifts
 
@@ -146,6 +151,13 @@ class OrderParams(MatchingParams):
 
     def hop_choices(self) -> list[int]:
         return list(range(1, self.hops + 1))
+
+
+class DoubleChainParams(OrderParams):
+    """[MATCH]'s "noised double chain": two disjoint chains' edges shuffled together, the query on
+    either one, k from 1..hops stated by a token."""
+
+    N_CHAINS = 2
 
 
 def _draw(rng: np.random.Generator, m: int, p: MatchingParams, lo: int, hi: int, shifts: list[int]) -> np.ndarray:
@@ -197,6 +209,9 @@ def generate(p: MatchingParams, seed: int) -> Dataset:
     splits = {}
     for name, n, lo, hi, shifts in plan:
         rng = rng_for(seed, name)
+        if p.N_CHAINS > 1:
+            splits[name] = _multi_chain_split(rng, n, p, lo, hi, shifts, choices, len(groups))
+            continue
         chain = _chains(rng, n, p, lo, hi, shifts)
         k_idx, k, query_at, edge_order = _layout(rng, n, p, choices)
         rows = np.arange(n)
@@ -240,6 +255,31 @@ def _split(p: MatchingParams, chain, k_idx, k, query_at, order, n_groups: int, m
                     **meta)  # fmt: skip
 
 
+def _multi_chain_split(rng, n: int, p: MatchingParams, lo: int, hi: int, shifts: list[int], choices, n_groups: int):
+    """``N_CHAINS`` chains per row with no id in common; all their edges shuffled together; the
+    query on one of them (drawn uniformly); the label its k-th successor there."""
+    C, N = p.chain_len, p.N_CHAINS
+    chains = np.empty((n, N, C), dtype=np.int64)
+    todo = np.arange(n)
+    while len(todo):  # redraw the rows whose chains share an id
+        drawn = np.stack([_chains(rng, len(todo), p, lo, hi, shifts) for _ in range(N)], axis=1)
+        ok = _distinct(drawn.reshape(len(todo), N * C))
+        chains[todo[ok]] = drawn[ok]
+        todo = todo[~ok]
+    rows = np.arange(n)
+    edges = np.stack([chains[:, :, :-1], chains[:, :, 1:]], axis=3).reshape(n, N * (C - 1), 2)  # [n, E, 2]
+    edges = edges[rows[:, None], np.argsort(rng.random((n, N * (C - 1))), axis=1)].reshape(n, 2 * N * (C - 1))
+    k_idx = rng.integers(0, len(choices), size=n)
+    k = np.asarray(choices, dtype=np.int64)[k_idx]
+    which = rng.integers(0, N, size=n)  # the chain the query is on
+    query_at = (rng.random(n) * (C - k)).astype(np.int64)
+    query, label = chains[rows, which, query_at], chains[rows, which, query_at + k]
+    parts = [edges] + ([k[:, None]] if p.ORDER_TOKEN else []) + [query[:, None]]
+    tokens = np.concatenate(parts, axis=1).astype(token_dtype(p.vocab_size))
+    return split_of(tokens, label, k_idx, n_groups, hops=k.astype(np.uint8), query_index=query_at.astype(np.uint8),
+                    query_chain=which.astype(np.uint8))  # fmt: skip
+
+
 def decode(ds: Dataset, split: str, i: int) -> str:
     s = ds.splits[split]
     t = [int(x) for x in s.tokens[i]]
@@ -252,7 +292,7 @@ def decode(ds: Dataset, split: str, i: int) -> str:
 def verify(ds: Dataset, p: MatchingParams) -> list[str]:
     """Follow the edges from the tokens alone and check labels, id ranges and edge types."""
     problems = []
-    n_edges = p.chain_len - 1
+    n_edges = p.n_edges
     for name, s in ds.splits.items():
         tok = s.tokens.astype(np.int64)
         parents, children = tok[:, 0 : 2 * n_edges : 2], tok[:, 1 : 2 * n_edges : 2]
@@ -331,4 +371,15 @@ ORDER = Family(
     verify,
     "As matching-chain, but every sequence draws k from 1..hops and states it in a token (1..hops) "
     "just before the query; the label is n_(i+k). Accuracy is reported per k (groups k=1..k=hops).",
+)
+
+DOUBLE_CHAIN = Family(
+    "matching-double-chain",
+    DoubleChainParams,
+    generate,
+    decode,
+    verify,
+    "[MATCH]'s noised double chain: two chains of chain_len nodes with no id in common, all their edges "
+    "shuffled together, then a token stating k (1..hops) and the query, a node of either chain; the "
+    "label is its k-th successor. The other chain is a distractor. Groups: k.",
 )
