@@ -186,7 +186,8 @@ def run_seed(
         data = read_json(result_path)
         if trusted(data, config_hash, code_hash):
             return RunResult.model_validate(data)
-        result_path.unlink()  # written by another configuration or other code: train again
+        print(f"{run_dir}: its result is of another configuration or code; training it again", file=sys.stderr)
+        result_path.unlink()
     if resume and stale_checkpoint(run_dir, plan.run_key(seed)):
         print(f"{run_dir}: its checkpoint is of another configuration or code; training from step 0", file=sys.stderr)
         (run_dir / CHECKPOINT).unlink()
