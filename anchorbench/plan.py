@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from anchorbench.config import TrainConfig, parse_set, split_key, validate
+from anchorbench.config import TrainConfig, hashed, parse_set, split_key, validate
 from anchorbench.errors import UserError
 from anchorbench.registry import METRICS, PROBES, TASKS
 from anchorbench.results import TaskRef
@@ -51,7 +51,7 @@ class EntryPlan:
         payload = {
             "task": self.spec_hash,
             "model": {"name": self.model.name, "config": self.model.config},
-            "train": self.train.hashed(),
+            "train": hashed(self.train),
             "seed": seed,
         }
         if self.intervention is not None:  # plain runs keep the hashes they had before interventions

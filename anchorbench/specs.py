@@ -115,10 +115,12 @@ class TaskSpec(Spec):
 
     def spec_hash(self, params: BaseModel) -> str:
         """Content hash of what defines the data and the scores (not the training recipe)."""
+        from anchorbench.config import hashed
+
         payload = {
             "id": self.id,
             "family": self.family,
-            "params": params.model_dump(mode="json"),
+            "params": hashed(params),
             "scores": self.scores,
             "primary_score": self.primary_score,
         }

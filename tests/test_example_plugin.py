@@ -5,6 +5,7 @@ broken variant (attention that cannot see earlier tokens) fails it, naming the t
 
 from __future__ import annotations
 
+import re
 import site
 import subprocess
 import sys
@@ -62,7 +63,11 @@ def test_ci_passes_the_model_and_fails_the_broken_variant(venv: Path, tmp_path: 
     ci = [str(venv / "bin" / "anchorbench"), "ci", "--model", "gated-attention", "--suite", "smoke",
           "--thresholds", str(EXAMPLE / "anchorbench-floors.yaml"), "--quiet"]  # fmt: skip
     good = _run([*ci, "--out", "good", "--junit", "good.xml", "--summary", "good.md"], cwd=tmp_path)
-    assert "**passed**: 30 checks" in (tmp_path / "good.md").read_text(), good.stdout
+    summary = (tmp_path / "good.md").read_text()
+    passed = re.search(r"\*\*passed\*\*: (\d+) checks", summary)
+    assert passed, good.stdout
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and line.endswith("| ok |")]
+    assert int(passed.group(1)) == len(rows) > 0  # one table row per check, all of them ok
 
     broken = [
         *ci,

@@ -215,3 +215,19 @@ def test_committed_submissions_validate_and_the_board_is_current(tmp_path: Path,
         assert (tmp_path / name).read_text() == (committed / name).read_text(), (
             f"leaderboard/{name} is stale: run `anchorbench leaderboard build`"
         )
+
+
+def test_committed_configs_still_hash_to_their_recorded_config_hashes() -> None:
+    """A field added to a task, model or train config must not move earlier runs' hashes
+    (anchorbench.config.hashed): verify refuses a record whose config no longer hashes to it."""
+    from anchorbench.leaderboard.record import Submission
+    from anchorbench.leaderboard.verify import entry_plan
+
+    files = sorted((ROOT / "leaderboard" / "submissions").glob("*.json"))
+    assert files
+    for path in files:
+        sub = Submission.model_validate(json.loads(path.read_text()))
+        for label, result in sub.tasks.items():
+            plan = entry_plan(sub, label)
+            for recorded in result.seeds:
+                assert plan.config_hash(recorded.seed) == recorded.config_hash, (path.name, label, recorded.seed)

@@ -184,6 +184,20 @@ def test_v2_scores_are_registered_and_v1_data_did_not_move():
     assert set(v1.splits) == {"train", "test", "ood"} and (v1.splits["ood"].tokens >= 101).all()
 
 
+def test_v2_fields_leave_the_v1_spec_hash_as_recorded():
+    """The committed submissions recorded matching-chain-v1's spec hash before v2's fields existed."""
+    import json
+    from pathlib import Path
+
+    recorded = json.loads((Path(__file__).parents[1] / "leaderboard/submissions/mlp.json").read_text())
+    task = recorded["tasks"]["matching"]["task"]
+    spec = TASKS.get(task["id"])
+    family = spec.family_obj
+    assert spec.spec_hash(family.params.model_validate(task["params"])) == task["spec_hash"]
+    all_types = family.params.model_validate({**task["params"], "ood_shifts": [0, 1, 2, 3, 4]})
+    assert spec.spec_hash(all_types) != task["spec_hash"]  # a field set away from v1's value is hashed
+
+
 def test_double_chain_has_two_disjoint_chains_and_the_label_is_on_the_querys_own():
     p, ds = generate("matching-double-chain-v1")
     n_edges = 2 * (p.chain_len - 1)

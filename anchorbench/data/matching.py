@@ -46,6 +46,9 @@ MIN_DISTINCT_SHARE = 0.01  # generation costs about n / share chain draws
 class MatchingParams(FamilyParams):
     ORDER_TOKEN: ClassVar[bool] = False  # matching-order states k in the sequence
     N_CHAINS: ClassVar[int] = 1  # matching-double-chain: a second, disjoint chain as a distractor
+    # Added with v2: v1 tasks keep their spec hash (and the committed submissions their records).
+    HASH_ONLY_IF_SET: ClassVar[dict] = {"ood_rule": "unseen", "ood_shifts": None, "ood_shift": 100,
+                                        "diagnostic_splits": False}  # fmt: skip
 
     seq_len: int = Field(0, description="derived: 2 * (chain_len - 1) + 1 (+1 with an order token); leave 0")
     n_train: int = Field(100_000, ge=1)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from anchorbench.config import validate
+from anchorbench.config import hashed, validate
 from anchorbench.errors import UserError
 from anchorbench.registry import MODELS
 
@@ -35,7 +35,7 @@ def resolve_model(name: str, kwargs: dict[str, Any]) -> ModelSpec:
     factory = MODELS.get(name)
     config_cls = getattr(factory, "Config", None)
     if config_cls is not None:
-        config = validate(config_cls, kwargs, "model").model_dump(mode="json")
+        config = hashed(validate(config_cls, kwargs, "model"))  # fields added later appear only when set
         return ModelSpec(name, config)
     if not callable(factory):
         raise UserError(f"model '{name}' is a {type(factory).__name__}, not a class or factory")
