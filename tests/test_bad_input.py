@@ -25,7 +25,7 @@ from anchorbench.specs import SLUG, load_suite, load_sweep, suite_paths, sweep_p
 
 ROOT = Path(__file__).resolve().parent.parent
 ID, COMPOSITION = "anchor-identity-v1", "anchor-composition-v1"
-CHAIN, ADDITION = "matching-chain-v1", "modular-addition-v1"
+CHAIN, ADDITION = "matching-chain-v2", "modular-addition-v1"
 RLO, LRI, ZWSP = "\u202e", "\u2066", "\u200b"
 
 # Files the cases refer to, written into the working folder first.
@@ -78,7 +78,7 @@ CASES: dict[str, tuple[list[str], str]] = {
         "at most 256 trained",
     ),
     "chain-never-distinct": (
-        ["run", CHAIN, *sets("task.train_shifts=[0]", "task.node_high=39")],
+        ["run", CHAIN, *sets("task.train_shifts=[0]", "task.chain_len=17")],
         "avoid revisiting a node",
     ),
     "chain-len-too-long": (["run", CHAIN, *sets("task.chain_len=300")], "task.chain_len"),
@@ -147,7 +147,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
 def test_builtin_suite_and_sweep_labels_are_slugs() -> None:
     labels = [e.label for name in suite_paths() for e in load_suite(name).expanded()]
     labels += [e.label for name in sweep_paths() for e in load_sweep(name)[0].as_suite().expanded()]
-    assert "matching-chain-v1@n_layers=2,hops=3" in labels and "identity" in labels
+    assert "matching-chain-v2@n_layers=2,hops=3" in labels and "identity" in labels
     labels += [f"{label}+orthogonal-noise" for label in labels]  # --intervention twins
     assert all(SLUG.fullmatch(label) for label in labels), [x for x in labels if not SLUG.fullmatch(x)]
 

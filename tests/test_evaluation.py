@@ -33,7 +33,7 @@ def plain_evaluation(model: torch.nn.Module, dataset, eval_size: int) -> dict[st
     return out
 
 
-@pytest.mark.parametrize("task, model", [("anchor-composite-v1", None), ("matching-chain-v1", None),
+@pytest.mark.parametrize("task, model", [("anchor-composite-v1", None), ("matching-chain-v2", None),
                                          ("modular-addition-v1", None), ("anchor-identity-v1", "lstm")])  # fmt: skip
 def test_the_trainers_evaluation_equals_a_plain_one(task: str, model: str | None) -> None:
     sets = ("train.steps=30", "train.warmup_steps=5", "train.eval_every=30", "train.threads=1", "train.eval_size=300")

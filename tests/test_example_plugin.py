@@ -83,6 +83,6 @@ def test_ci_passes_the_model_and_fails_the_broken_variant(venv: Path, tmp_path: 
     _run(broken, ok=(1,), cwd=tmp_path)
     summary = (tmp_path / "broken.md").read_text()
     assert "**FAILED**" in summary
-    for task in ("anchor-identity-v1", "matching-chain-v1", "modular-addition-v1"):
+    for task in ("anchor-identity-v1", "matching-chain-v2", "modular-addition-v1"):
         assert f"`{task}`" in summary.splitlines()[2], summary  # named in the verdict line
     assert (tmp_path / "broken.xml").read_text().count("<failure ") >= 6

@@ -116,7 +116,7 @@ def test_bad_input_exits_2_before_anything_is_written(tmp_path, monkeypatch, cap
     from anchorbench.cli import main
 
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "matching-chain-v1", *argv, *TINY]) == 2
+    assert main(["run", "matching-chain-v2", *argv, *TINY]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("anchorbench: error:") and message in err[0]
     assert not (tmp_path / "results").exists()
@@ -126,14 +126,14 @@ def test_intervention_run_pairs_arms_on_the_same_seeds(tmp_path, monkeypatch, ca
     from anchorbench.cli import main
 
     monkeypatch.chdir(tmp_path)
-    argv = ["run", "matching-chain-v1", "--intervention", "orthogonal-noise", "--seeds", "2", "--out", "r", *TINY]
+    argv = ["run", "matching-chain-v2", "--intervention", "orthogonal-noise", "--seeds", "2", "--out", "r", *TINY]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "Paired comparison: matching-chain-v1+orthogonal-noise vs matching-chain-v1" in out
+    assert "Paired comparison: matching-chain-v2+orthogonal-noise vs matching-chain-v2" in out
     comparison = json.loads((tmp_path / "r" / "comparison.json").read_text())["comparisons"][0]
-    plain = [json.loads((tmp_path / f"r/matching-chain-v1/seed-{s}/result.json").read_text()) for s in (0, 1)]
+    plain = [json.loads((tmp_path / f"r/matching-chain-v2/seed-{s}/result.json").read_text()) for s in (0, 1)]
     arm = [
-        json.loads((tmp_path / f"r/matching-chain-v1+orthogonal-noise/seed-{s}/result.json").read_text())
+        json.loads((tmp_path / f"r/matching-chain-v2+orthogonal-noise/seed-{s}/result.json").read_text())
         for s in (0, 1)
     ]
     assert [r["intervention"] for r in plain] == [None, None]
@@ -143,15 +143,15 @@ def test_intervention_run_pairs_arms_on_the_same_seeds(tmp_path, monkeypatch, ca
         assert d["values"] == pytest.approx(expected)
     assert comparison["steps_to"]["resolution"] == "every 10 steps"
     # Same data in both arms: the initial evaluation (step 0) sees identical examples.
-    h0 = json.loads((tmp_path / "r/matching-chain-v1/seed-0/history.jsonl").read_text().splitlines()[0])
+    h0 = json.loads((tmp_path / "r/matching-chain-v2/seed-0/history.jsonl").read_text().splitlines()[0])
     h1 = json.loads(
-        (tmp_path / "r/matching-chain-v1+orthogonal-noise/seed-0/history.jsonl").read_text().splitlines()[0]
+        (tmp_path / "r/matching-chain-v2+orthogonal-noise/seed-0/history.jsonl").read_text().splitlines()[0]
     )
     assert h0["splits"]["test"]["n"] == h1["splits"]["test"]["n"]
     # The mechanism probe is saved with the result and drawn.
     probe = plain[0]["probes"]["matching-attention"]
     assert probe["layers"] == 3 and len(probe["query_to_hop"][0][0]) == 2
-    assert (tmp_path / "r/matching-chain-v1/seed-0/matching-attention.png").stat().st_size > 1000
+    assert (tmp_path / "r/matching-chain-v2/seed-0/matching-attention.png").stat().st_size > 1000
 
 
 def test_first_step_reaching_threshold():
@@ -175,8 +175,8 @@ def test_matching_depth_report_writes_table_and_plot(tmp_path, monkeypatch, caps
     assert len(cap["test_accuracy"]) == 2 and len(cap["max_hops_solved"]) == 2
     assert (tmp_path / "d" / "capacity.png").stat().st_size > 1000
     assert sorted(p.name for p in Path(tmp_path / "d").iterdir() if p.is_dir()) == [
-        "matching-chain-v1@n_layers=2,hops=1",
-        "matching-chain-v1@n_layers=2,hops=2",
-        "matching-chain-v1@n_layers=3,hops=1",
-        "matching-chain-v1@n_layers=3,hops=2",
+        "matching-chain-v2@n_layers=2,hops=1",
+        "matching-chain-v2@n_layers=2,hops=2",
+        "matching-chain-v2@n_layers=3,hops=1",
+        "matching-chain-v2@n_layers=3,hops=2",
     ]

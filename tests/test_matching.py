@@ -9,7 +9,9 @@ from anchorbench.errors import UserError
 from anchorbench.registry import METRICS, TASKS
 from anchorbench.scoring import Evaluation, SplitEval
 
-CHAIN, ORDER = "matching-chain-v1", "matching-order-v1"
+CHAIN, ORDER = "matching-chain-v2", "matching-order-v2"
+# v1's OOD rule (every OOD id unseen), as matching-chain-v1 built its ood split; v2 keeps it as ood_unseen.
+V1_RULE = {"ood_rule": "unseen", "ood_low": 101, "ood_high": 200, "ood_shifts": None, "diagnostic_splits": False}
 
 
 def generate(task: str, seed: int = 0, **params):
@@ -39,23 +41,26 @@ def test_every_label_is_the_true_kth_successor_in_its_own_chain(task, hops):
 
 
 @pytest.mark.parametrize("task", [CHAIN, ORDER])
-def test_ood_node_ids_never_occur_in_training_data(task):
-    p, ds = generate(task, n_train=5000)
+@pytest.mark.parametrize("split", ["ood_unseen", "v1 rule"])
+def test_ood_node_ids_never_occur_in_training_data(task, split):
+    p, ds = generate(task, n_train=5000, **(V1_RULE if split == "v1 rule" else {}))
     train = ds.splits["train"].tokens.astype(int)
     assert not ((train >= p.ood_low) & (train <= p.ood_high)).any()
-    ood = ds.splits["ood"].tokens.astype(int)
+    ood = ds.splits["ood" if split == "v1 rule" else split].tokens.astype(int)
     nodes = ood[:, :-2] if task == ORDER else ood
     assert nodes.min() >= p.ood_low and nodes.max() <= p.ood_high
 
 
-@pytest.mark.parametrize("split, shifts", [("train", {0, 1, 4}), ("test", {2, 3}), ("ood", {0, 1, 4})])
+@pytest.mark.parametrize(
+    "split, shifts", [("train", {0, 1, 4}), ("test", {2, 3}), ("ood", {0, 1, 2, 3, 4}), ("ood_unseen", {0, 1, 4})]
+)
 def test_edge_types_follow_the_successor_rule(split, shifts):
     p, ds = generate(CHAIN)
     tok = ds.splits[split].tokens.astype(int)
     parents, children = tok[:, 0:12:2], tok[:, 1:12:2]
     assert set(np.unique((children - parents) % 5).tolist()) == shifts
-    # Successors land in whole blocks of 5 inside the split's id range.
-    lo = p.ood_low if split == "ood" else p.node_low
+    # Successors land in whole blocks of 5 inside the split's id range (ood: shifted ids too).
+    lo = p.ood_low if split == "ood_unseen" else p.node_low
     assert ((children - lo) // 5 >= 0).all()
 
 
@@ -177,25 +182,34 @@ def test_context_only_predictions_point_into_the_input():
     assert METRICS.get("ood_shortcut_accuracy")(ev) == pytest.approx(0.5)
 
 
-def test_v2_scores_are_registered_and_v1_data_did_not_move():
+def test_v2_scores_are_registered_and_v1s_rule_still_builds_its_split():
     spec = TASKS.get(CHAIN2)
     assert {"ood_accuracy", "ood_shortcut_accuracy", "ood_query_accuracy", "ood_unseen_accuracy"} <= set(spec.scores)
-    _, v1 = generate(CHAIN, hops=2)
+    _, v1 = generate(CHAIN, hops=2, **V1_RULE)
     assert set(v1.splits) == {"train", "test", "ood"} and (v1.splits["ood"].tokens >= 101).all()
 
 
-def test_v2_fields_leave_the_v1_spec_hash_as_recorded():
-    """The committed submissions recorded matching-chain-v1's spec hash before v2's fields existed."""
-    import json
-    from pathlib import Path
+@pytest.mark.parametrize("retired, current", [("matching-chain-v1", CHAIN2), ("matching-order-v1", ORDER2)])
+def test_v1_is_refused_with_v2_named(retired, current, capsys):
+    from anchorbench.cli import main
 
-    recorded = json.loads((Path(__file__).parents[1] / "leaderboard/submissions/mlp.json").read_text())
-    task = recorded["tasks"]["matching"]["task"]
-    spec = TASKS.get(task["id"])
-    family = spec.family_obj
-    assert spec.spec_hash(family.params.model_validate(task["params"])) == task["spec_hash"]
-    all_types = family.params.model_validate({**task["params"], "ood_shifts": [0, 1, 2, 3, 4]})
-    assert spec.spec_hash(all_types) != task["spec_hash"]  # a field set away from v1's value is hashed
+    assert main(["run", retired, "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert current in err and len(err.splitlines()) == 1
+
+
+def test_v2_fields_are_hashed_only_when_set_away_from_v1():
+    """v1 records (the standard suite v1's submissions) keep their spec hashes: the fields v2
+    added enter a hash only when they differ from the value that builds v1's data."""
+    from anchorbench.config import hashed
+
+    family = TASKS.get(CHAIN).family_obj
+    v1 = family.params.model_validate({"hops": 1, **V1_RULE})
+    added = {"ood_rule", "ood_shifts", "ood_shift", "diagnostic_splits"}
+    assert set(hashed(v1)) == set(v1.model_dump()) - added
+    for key, value in (("ood_shifts", [0, 1, 2, 3, 4]), ("ood_shift", 50)):
+        assert key in hashed(v1.model_copy(update={key: value}))
+    assert {"ood_rule", "diagnostic_splits"} <= set(hashed(TASKS.get(CHAIN).resolve_params({})))
 
 
 def test_double_chain_has_two_disjoint_chains_and_the_label_is_on_the_querys_own():

@@ -68,6 +68,8 @@ def primary_mean(sub: Submission) -> float | None:
 
     values = []
     for result in sub.tasks.values():
+        if result.task.id not in TASKS:  # a retired task version (an older suite's submission): no primary score
+            return None
         summary = result.scores.get(TASKS.get(result.task.id).primary_score)
         values.append(getattr(summary, "mean", None))
     return sum(values) / len(values) if values and all(finite(v) for v in values) else None
