@@ -180,6 +180,11 @@ def plan_entry(
     from anchorbench.models.build import resolve_model
 
     spec: TaskSpec = TASKS.get(entry.task)
+    if entry.primary_score is not None and entry.primary_score not in spec.scores:
+        raise UserError(
+            f"entry '{entry.label}': primary_score '{entry.primary_score}' is not a score of {spec.id} "
+            f"({', '.join(spec.scores)})"
+        )
     for metric in spec.scores:
         METRICS.entry(metric)
     for probe in spec.probes:

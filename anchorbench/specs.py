@@ -131,6 +131,9 @@ class SuiteEntry(Spec):
     task: str
     name: str | None = Field(None, description="defaults to the task id; unique within the suite")
     set: dict[str, Any] = Field(default_factory=dict, description="overrides like 'train.steps': 500")
+    primary_score: str | None = Field(
+        None, description="the score the board ranks this entry by; default: the task's primary score"
+    )
 
     @field_validator("task")
     @classmethod
@@ -192,7 +195,7 @@ class SuiteSpec(Spec):
         keys = list(self.grid)
         return [
             SuiteEntry(task=entry.task, name=grid_label(entry.label, keys, combo),
-                       set={**entry.set, **dict(zip(keys, combo))})
+                       set={**entry.set, **dict(zip(keys, combo))}, primary_score=entry.primary_score)
             for entry in self.runs
             for combo in itertools.product(*(self.grid[k] for k in keys))
         ]  # fmt: skip

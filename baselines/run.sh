@@ -26,6 +26,9 @@ for name in "${names[@]}"; do
   # shellcheck disable=SC2086
   anchorbench run standard ${ARGS[$name]} --set train.threads=1 --seeds 3 --quiet --out "results/baseline-$name" --resume \
     || anchorbench run standard ${ARGS[$name]} --set train.threads=1 --seeds 3 --quiet --out "results/baseline-$name"
+  # submit never overwrites a file: write beside it, then replace the previous row (a re-run).
+  new="$(mktemp -d)"
   anchorbench submit "results/baseline-$name" --name "${TITLE[$name]}" \
-    --description "anchorbench baseline (baselines/run.sh $name)" --out "leaderboard/submissions/$name.json"
+    --description "anchorbench baseline (baselines/run.sh $name)" --out "$new/$name.json"
+  mv "$new/$name.json" "leaderboard/submissions/$name.json" && rmdir "$new"
 done

@@ -231,3 +231,32 @@ def test_committed_configs_still_hash_to_their_recorded_config_hashes() -> None:
             plan = entry_plan(sub, label)
             for recorded in result.seeds:
                 assert plan.config_hash(recorded.seed) == recorded.config_hash, (path.name, label, recorded.seed)
+
+
+def test_the_board_ranks_each_entry_by_its_suites_primary_score(board: Path) -> None:
+    """A suite entry may name the score it is ranked by (standard v2's 1-hop matching ranks by
+    ood_query_accuracy: its ood split has a 1.0 shortcut); otherwise the task's primary score."""
+    from anchorbench.leaderboard.build import primary_mean
+    from anchorbench.leaderboard.record import Submission
+    from anchorbench.leaderboard.suite import requirement
+
+    entries = requirement().entries
+    assert entries["identity"].primary_score == "train_accuracy"  # the entry's choice
+    assert entries["grokking"].primary_score == "test_accuracy"  # the task's
+    differs = False
+    for path in submission_files(board):
+        sub = Submission.model_validate(load(path))
+        identity, grokking = sub.tasks["identity"].scores, sub.tasks["grokking"].scores
+        want = (identity["train_accuracy"].mean + grokking["test_accuracy"].mean) / 2
+        assert primary_mean(sub) == pytest.approx(want)
+        differs |= identity["train_accuracy"].mean != identity["test_accuracy"].mean
+    assert differs  # else this test could not tell the two rules apart
+
+
+def test_a_suite_entry_naming_a_score_its_task_lacks_is_a_user_error() -> None:
+    from anchorbench.errors import UserError
+    from anchorbench.plan import plan_entry
+    from anchorbench.specs import SuiteEntry
+
+    with pytest.raises(UserError, match="primary_score 'ood_accuracy' is not a score of anchor-identity-v1"):
+        plan_entry(SuiteEntry(task="anchor-identity-v1", primary_score="ood_accuracy"), None, ())

@@ -138,6 +138,7 @@ def test_v2_ood_is_the_codes_rule_row_by_row(task, hops):
     label + 100; the two in-range ids are exactly the label and its predecessor."""
     p, ds = generate(task, hops=hops)
     s = ds.splits["ood"]
+    guess = []  # the chance of "one of the in-range ids that is not the query", row by row
     for i in range(len(s)):
         row, label = s.tokens[i].tolist(), int(s.labels[i])
         k = row[-2] if task == ORDER2 else hops
@@ -150,7 +151,9 @@ def test_v2_ood_is_the_codes_rule_row_by_row(task, hops):
         unshift = [t + 100 if t in in_range else t for t in row]
         assert walk(unshift if task == CHAIN2 else unshift[:-2] + [k, unshift[-1]], p.chain_len, k) == label + 100
         assert (row[-1] in in_range) == (k == 1), "the query is unseen unless it is the predecessor (k = 1)"
-    assert set(s.meta["shortcut_chance"].tolist()) == {0.5}
+        guess.append(1 / len(in_range - {row[-1]}))
+    assert s.meta["shortcut_chance"].tolist() == pytest.approx(guess)
+    assert set(guess) == ({1.0} if hops == 1 else {0.5} if task == CHAIN2 else {1.0, 0.5})
 
 
 def test_v2_diagnostic_splits():

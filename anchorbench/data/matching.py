@@ -225,15 +225,17 @@ def generate(p: MatchingParams, seed: int) -> Dataset:
             chain = np.where(chain == chain[rows, query_at][:, None], chain + p.ood_shift, chain)
         meta = {"context_only": np.ones(n, dtype=bool)} if name == "ood_unseen" else {}
         if name == "ood" and p.ood_rule == "code":
-            meta["shortcut_chance"] = _shortcut_chance(p, chain, chain[rows, query_at + k])
+            meta["shortcut_chance"] = _shortcut_chance(p, chain, chain[rows, query_at], chain[rows, query_at + k])
         splits[name] = _split(p, chain, k_idx, k, query_at, edge_order, len(groups), meta)
     return Dataset(seed, p.vocab_size, p.seq_len, groups, splits)
 
 
-def _shortcut_chance(p: MatchingParams, chain: np.ndarray, label: np.ndarray) -> np.ndarray:
-    """Per example, the chance that guessing uniformly among the input's trained-range ids hits
-    the label (the input holds every chain node): 1/2 under the code rule, by construction."""
-    trained = (chain >= p.node_low) & (chain <= p.node_high)
+def _shortcut_chance(p: MatchingParams, chain: np.ndarray, query: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Per example, the chance that guessing uniformly among the input's trained-range ids other
+    than the query hits the label (the input holds every chain node; the answer is never the
+    query). Under the code rule the two in-range ids are the label and its predecessor: 1/2 for
+    k >= 2 (the query is unseen), 1 for k = 1 (the query is the predecessor: no matching needed)."""
+    trained = (chain >= p.node_low) & (chain <= p.node_high) & (chain != query[:, None])
     hit = (trained & (chain == label[:, None])).any(axis=1)
     return np.where(hit, 1.0 / np.maximum(trained.sum(axis=1), 1), 0.0).astype(np.float32)
 

@@ -26,6 +26,7 @@ class EntryRequirement:
     spec_hash: str
     scores: tuple[str, ...]
     train: dict[str, Any]  # the suite's training config for the task's default model
+    primary_score: str  # what the board ranks this entry by (the entry's choice, else the task's)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def _requirement(name_or_path: str) -> SuiteRequirement:
         entries[entry.label] = EntryRequirement(
             label=entry.label, task_id=plan.task.id, task_version=plan.task.version, family=plan.task.family,
             spec_hash=plan.spec_hash, scores=tuple(plan.task.scores), train=plan.train.model_dump(mode="json"),
+            primary_score=entry.primary_score or plan.task.primary_score,
         )  # fmt: skip
     return SuiteRequirement(suite.id, suite.version, suite_hash(suite), entries)
 

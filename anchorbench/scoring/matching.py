@@ -48,8 +48,8 @@ ood_query_accuracy = split_accuracy(
 @metric(
     "ood_shortcut_accuracy",
     "higher",
-    "not the model's: what guessing one of the input's trained-range ids scores on the ood split (read "
-    "ood_accuracy against it; the paper's ~52% OOD plateau is this shortcut)",
+    "not the model's: what guessing one of the input's trained-range ids (not the query) scores on the ood "
+    "split: 0.5 for k >= 2 (the paper's ~52% OOD plateau), 1.0 for k = 1; read ood_accuracy against it",
     bounds=(0, 1),
     tolerance=proportion("ood"),
 )
