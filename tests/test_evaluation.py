@@ -24,9 +24,14 @@ def plain_evaluation(model: torch.nn.Module, dataset, eval_size: int) -> dict[st
             x = torch.from_numpy(split.tokens[:eval_size].astype(np.int64))
             y = torch.from_numpy(split.labels[:eval_size].astype(np.int64))
             preds, losses = [], []
+            context_only = "context_only" in split.meta  # argmax over the example's own input tokens
             for i in range(0, len(x), 64):
                 logits = model(x[i : i + 64])[:, -1]  # [b, V]: every position computed, the last one read
-                preds.append(logits.argmax(-1))
+                if context_only:
+                    allowed = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, x[i : i + 64], True)
+                    preds.append(logits.masked_fill(~allowed, float("-inf")).argmax(-1))
+                else:
+                    preds.append(logits.argmax(-1))
                 losses.append(F.cross_entropy(logits, y[i : i + 64], reduction="none"))
             out[name] = (torch.cat(preds).numpy(), torch.cat(losses).numpy())
     model.train()
