@@ -253,7 +253,11 @@ def _split(p: MatchingParams, chain, k_idx, k, query_at, order, n_groups: int, m
     n, rows = len(chain), np.arange(len(chain))
     r = rows[:, None]
     edges = np.stack([chain[r, order], chain[r, order + 1]], axis=2).reshape(n, 2 * (p.chain_len - 1))
-    query, label = chain[rows, query_at], chain[rows, query_at + k]
+    return _assemble(p, edges, chain[rows, query_at], chain[rows, query_at + k], k_idx, k, query_at, n_groups, meta)
+
+
+def _assemble(p: MatchingParams, edges, query, label, k_idx, k, query_at, n_groups: int, meta: dict):
+    """The sequence (edge tokens, the k token when the family states k, the query) and its split."""
     parts = [edges] + ([k[:, None]] if p.ORDER_TOKEN else []) + [query[:, None]]
     tokens = np.concatenate(parts, axis=1).astype(token_dtype(p.vocab_size))
     return split_of(tokens, label, k_idx, n_groups, hops=k.astype(np.uint8), query_index=query_at.astype(np.uint8),
@@ -279,10 +283,7 @@ def _multi_chain_split(rng, n: int, p: MatchingParams, lo: int, hi: int, shifts:
     which = rng.integers(0, N, size=n)  # the chain the query is on
     query_at = (rng.random(n) * (C - k)).astype(np.int64)
     query, label = chains[rows, which, query_at], chains[rows, which, query_at + k]
-    parts = [edges] + ([k[:, None]] if p.ORDER_TOKEN else []) + [query[:, None]]
-    tokens = np.concatenate(parts, axis=1).astype(token_dtype(p.vocab_size))
-    return split_of(tokens, label, k_idx, n_groups, hops=k.astype(np.uint8), query_index=query_at.astype(np.uint8),
-                    query_chain=which.astype(np.uint8))  # fmt: skip
+    return _assemble(p, edges, query, label, k_idx, k, query_at, n_groups, {"query_chain": which.astype(np.uint8)})
 
 
 def decode(ds: Dataset, split: str, i: int) -> str:
