@@ -36,13 +36,26 @@ class TrainConfig(BaseModel):
     """The training recipe: AdamW, linear warmup then cosine decay, gradient clipping."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    HASH_ONLY_IF_SET: ClassVar[dict[str, Any]] = {"compile": False}  # see hashed()
+    HASH_ONLY_IF_SET: ClassVar[dict[str, Any]] = {  # see hashed()
+        "compile": False,
+        "warmup_start_ratio": 0.0,
+        "decay_steps": None,
+    }
 
     steps: int = Field(1000, ge=1, description="optimizer steps (the unit of training time)")
     batch_size: int = Field(128, ge=1)
     lr: float = Field(1e-3, gt=0, description="peak learning rate")
     min_lr_ratio: float = Field(0.0, ge=0, le=1, description="cosine ends at lr * min_lr_ratio")
     warmup_steps: int = Field(100, ge=0)
+    warmup_start_ratio: float = Field(
+        0.0, ge=0, le=1, description="warmup starts at lr * this ([INIT] code: 1/20, i.e. 1e-5 -> 2e-4)"
+    )
+    decay_steps: int | None = Field(
+        None,
+        ge=1,
+        description="length of the cosine after warmup; None -> steps - warmup_steps. Longer: the run ends "
+        "before the cosine does, so the learning rate stays nearer its peak",
+    )
     weight_decay: float = Field(0.01, ge=0)
     betas: tuple[float, float] = (0.9, 0.999)
     grad_clip: float | None = Field(1.0, gt=0, description="max global grad norm; null disables")

@@ -49,6 +49,11 @@ class ModelRef(Record):
     name: str = Field(description="registry name or 'module:attr'")
     config: dict[str, Any] = Field(description="the full, resolved model config")
     n_params: int
+    init: dict[str, Any] | None = Field(
+        None,
+        description="the init scale as built, where the model reports it (the transformer): gamma, its reference "
+        "width, the std (uniform: bound) of a d_model fan-in weight and the gamma giving it at the model's own width",
+    )
     code_hash: str | None = Field(
         None,
         description="sha256 over the source of anchorbench and of the packages defining the model, task family "

@@ -235,6 +235,7 @@ def finish_seed(
             name=plan.model.name,
             config=plan.model.config,
             n_params=count_params(trainer.model),
+            init=trainer.model.init_summary() if hasattr(trainer.model, "init_summary") else None,
             code_hash=plan.code_hash,
         ),
         intervention=plan.intervention_ref(),

@@ -33,10 +33,16 @@ HISTORY = "history.jsonl"
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warmup to ``lr`` over ``warmup_steps``, then cosine to ``lr * min_lr_ratio``."""
+    """Linear warmup from ``lr * warmup_start_ratio`` to ``lr`` over ``warmup_steps``, then a
+    cosine to ``lr * min_lr_ratio`` over ``decay_steps`` (default: the rest of the run).
+
+    With ratio r = 1/20, warmup 3,700, min ratio 1/20 and 77,700 steps this is the [INIT] code's
+    GradualWarmupScheduler (multiplier 20) followed by CosineAnnealingLR (T_max 74,000)."""
     if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        r = cfg.warmup_start_ratio
+        return cfg.lr * (r + (1 - r) * (step + 1) / cfg.warmup_steps)
+    decay = cfg.decay_steps if cfg.decay_steps is not None else cfg.steps - cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, decay)
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
 

@@ -218,6 +218,44 @@ def test_no_warmup_starts_at_peak() -> None:
     assert lr_at(10, cfg) == pytest.approx(0.0, abs=1e-12)
 
 
+def _init_code_lr(step: int, peak: float, warmup: int, t_max: int) -> float:
+    """The [INIT] code's schedule written out: GradualWarmupScheduler (multiplier 20, from
+    peak / 20) then CosineAnnealingLR (T_max, eta_min peak / 20), one scheduler step per batch."""
+    base = peak / 20
+    if step <= warmup:
+        return base * (19 * step / warmup + 1)
+    return base + (peak - base) * (1 + math.cos(math.pi * (step - warmup) / t_max)) / 2
+
+
+def test_the_init_code_schedule_is_expressible() -> None:
+    # Scaled down 100x from the code's 3,700 warmup / 74,000 cosine / 77,700 steps.
+    cfg = TrainConfig(steps=777, warmup_steps=37, lr=2e-4, warmup_start_ratio=0.05, min_lr_ratio=0.05)
+    increment = 2e-4 * 0.95 / 37 * 1.001  # ours reaches each warmup value one step earlier than the code
+    for s in range(cfg.steps + 1):
+        want = _init_code_lr(s, 2e-4, 37, 740)
+        assert lr_at(s, cfg) == pytest.approx(want, abs=increment if s < 37 else 1e-12)
+    assert lr_at(0, cfg) == pytest.approx(2e-4 * (0.05 + 0.95 / 37))
+
+
+def test_decay_steps_longer_than_the_run_hold_the_lr_near_its_peak() -> None:
+    long = TrainConfig(steps=100, warmup_steps=10, lr=1.0, decay_steps=900)
+    assert lr_at(100, long) == pytest.approx(0.5 * (1 + math.cos(math.pi * 90 / 900)))  # 0.975
+    assert lr_at(100, long) > 0.97 > lr_at(100, TrainConfig(steps=100, warmup_steps=10, lr=1.0))
+    # The default (None) is the rest of the run, exactly as before the field existed.
+    same = TrainConfig(steps=100, warmup_steps=10, lr=1.0, decay_steps=90)
+    default = TrainConfig(steps=100, warmup_steps=10, lr=1.0)
+    assert [lr_at(s, same) for s in range(101)] == [lr_at(s, default) for s in range(101)]
+
+
+def test_new_schedule_fields_at_their_defaults_leave_the_hash_alone() -> None:
+    from anchorbench.config import hashed
+
+    plain = hashed(TrainConfig())
+    assert "warmup_start_ratio" not in plain and "decay_steps" not in plain
+    assert hashed(TrainConfig(warmup_start_ratio=0.05))["warmup_start_ratio"] == 0.05
+    assert hashed(TrainConfig(decay_steps=500))["decay_steps"] == 500
+
+
 def test_linear_eval_steps_include_0_every_k_and_the_last() -> None:
     cfg = TrainConfig(steps=95, warmup_steps=0, eval_every=10)
     assert eval_steps(cfg) == [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95]

@@ -150,3 +150,30 @@ def test_match_code_init_details_embedding_rows_and_torch_head_bias() -> None:
     assert 0 < code.head.bias.abs().max() <= 400**-0.5 and (ours.head.bias == 0).all()
     # everything else is the same draw
     assert torch.equal(code.blocks[0].attn.qkv.weight, ours.blocks[0].attn.qkv.weight)
+
+
+def test_reference_width_gives_each_weight_its_scale_at_that_width() -> None:
+    """gamma 0.8 "at d_model 400" at d_model 128: every fan-in scaled by 400/128, so the
+    embeddings get 400^-0.8 = 0.0083 and the FFN output (d_ff 384 -> 1200) 1200^-0.8."""
+    model = Transformer(201, 9, d_model=128, n_layers=2, init_rate=0.8, init_reference_width=400)
+    ratio = 400 / 128
+    for name, w in weight_matrices(model).items():
+        assert w.std().item() == pytest.approx((w.shape[1] * ratio) ** -0.8, rel=0.05), name
+    assert model.tok_emb.weight.std().item() == pytest.approx(0.0083, rel=0.05)
+    summary = model.init_summary()
+    assert summary["reference_width"] == 400 and summary["init_rate"] == 0.8
+    assert summary["scale_at_d_model_fan_in"] == pytest.approx(400**-0.8)
+    # the same std at this width is gamma log(400)/log(128) ~ 0.99, and that gamma builds the same scales
+    assert summary["init_rate_at_own_width"] == pytest.approx(0.8 * math.log(400) / math.log(128))
+    torch.manual_seed(0)
+    plain = Transformer(201, 9, d_model=128, n_layers=2, init_rate=summary["init_rate_at_own_width"])
+    assert plain.tok_emb.weight.std().item() == pytest.approx(model.tok_emb.weight.std().item(), rel=0.05)
+
+
+def test_reference_width_equal_to_the_model_width_changes_nothing() -> None:
+    torch.manual_seed(0)
+    a = Transformer(201, 9, d_model=64, n_layers=1, init_rate=0.7, init_distribution="uniform", init_reference_width=64)
+    torch.manual_seed(0)
+    b = Transformer(201, 9, d_model=64, n_layers=1, init_rate=0.7, init_distribution="uniform")
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert a.init_summary()["init_rate_at_own_width"] == pytest.approx(0.7)

@@ -53,6 +53,10 @@ def test_run_writes_result_history_and_aggregate(single: Path) -> None:
     assert result["status"] == "completed"
     assert result["steps_completed"] == 30
     assert set(result["scores"]) == set(TASKS.get(IDENTITY).scores)
+    init = result["model"]["init"]  # the init scale as built, in gamma and in std
+    gamma, width = result["model"]["config"]["init_rate"], result["model"]["config"]["d_model"]
+    assert init["init_rate"] == gamma and init["reference_width"] is None
+    assert init["scale_at_d_model_fan_in"] == pytest.approx(width**-gamma)
 
 
 def test_result_and_aggregate_validate_against_the_committed_schemas(single: Path) -> None:

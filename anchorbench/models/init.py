@@ -22,7 +22,7 @@ InitDistribution = Literal["normal", "uniform"]
 _NORM_LAYERS: tuple[type[nn.Module], ...] = (nn.LayerNorm, nn.RMSNorm)
 
 
-def init_bound(d_in: int, rate: float, distribution: InitDistribution) -> float:
+def init_bound(d_in: float, rate: float, distribution: InitDistribution) -> float:
     """The scale a weight with ``d_in`` inputs gets: the std (normal) or the bound b (uniform)."""
     if distribution == "normal":
         return d_in**-rate
@@ -32,8 +32,22 @@ def init_bound(d_in: int, rate: float, distribution: InitDistribution) -> float:
         raise ValueError(f"unknown init distribution '{distribution}'; use 'normal' or 'uniform'")
 
 
+def reference_scale(d_model: int, reference_width: int | None) -> float:
+    """The factor on every fan-in that gives a model of width ``d_model`` the init scale it
+    would have at ``reference_width`` (every fan-in of a transformer grows with its width:
+    d_model, d_ff = 3 d_model, heads x d_head)."""
+    return 1.0 if reference_width is None else reference_width / d_model
+
+
+def equivalent_rate(rate: float, distribution: InitDistribution, d_model: int, reference_width: int | None) -> float:
+    """The gamma that gives a d_model fan-in, at this width, the scale ``rate`` gives it at
+    ``reference_width``: gamma 0.8 at width 400 is std 0.0083, which is gamma ~0.99 at 128."""
+    scale = init_bound(d_model * reference_scale(d_model, reference_width), rate, distribution)
+    return math.log(scale) / math.log(init_bound(d_model, 1.0, distribution))
+
+
 @torch.no_grad()
-def apply_init_rate(module: nn.Module, rate: float, distribution: InitDistribution) -> None:
+def apply_init_rate(module: nn.Module, rate: float, distribution: InitDistribution, fan_in_scale: float = 1.0) -> None:
     """Re-initialize every parameter of ``module`` with initialization rate ``rate`` (gamma).
 
     Rules, applied to every parameter of every submodule:
@@ -53,6 +67,9 @@ def apply_init_rate(module: nn.Module, rate: float, distribution: InitDistributi
       ``d_in = W.shape[1] * W.shape[2] * ...``.
     * Every bias is set to 0 (attention, FFN, output head, LSTM gate biases).
     * LayerNorm (and RMSNorm) weights are set to 1 and their biases to 0.
+
+    ``fan_in_scale`` multiplies every ``d_in`` in these formulas (see :func:`reference_scale`:
+    the scale of the same gamma at another width).
 
     Larger gamma means smaller initial weights: gamma = 0.5 is the usual 1/sqrt(d_in) scale,
     gamma > 0.5 is "small init" (condensation, reasoning), gamma < 0.5 "large init".
@@ -77,7 +94,7 @@ def apply_init_rate(module: nn.Module, rate: float, distribution: InitDistributi
             elif param_name.startswith("bias") and param.dim() == 1:
                 param.zero_()
             elif param.dim() >= 2:
-                d_in = math.prod(param.shape[1:])
+                d_in = math.prod(param.shape[1:]) * fan_in_scale
                 init_weight(param, init_bound(d_in, rate, distribution), distribution)
             else:
                 raise ValueError(

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from torch import nn
 
-from anchorbench.models.init import apply_init_rate, init_bound, init_weight
+from anchorbench.models.init import apply_init_rate, equivalent_rate, init_bound, init_weight, reference_scale
 
 NormPlacement = Literal["pre", "post", "none"]
 Activation = Literal["relu", "gelu"]
@@ -40,7 +40,11 @@ class TransformerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     # The [MATCH] init knobs came after runs were recorded: at these values they are left out of
     # a run's recorded config and its hash (anchorbench.config.hashed), so earlier runs keep theirs.
-    HASH_ONLY_IF_SET: ClassVar[dict] = {"embedding_fan_in": "d_model", "head_bias_init": "zero"}
+    HASH_ONLY_IF_SET: ClassVar[dict] = {
+        "embedding_fan_in": "d_model",
+        "head_bias_init": "zero",
+        "init_reference_width": None,
+    }
 
     n_layers: int = Field(2, ge=1, description="number of transformer blocks")
     n_heads: int = Field(1, ge=1, description="attention heads per block")
@@ -71,6 +75,12 @@ class TransformerConfig(BaseModel):
         ge=0,
         allow_inf_nan=False,
         description="initialization rate gamma; larger = smaller init",
+    )
+    init_reference_width: int | None = Field(
+        None,
+        ge=1,
+        description="give every weight the init scale it would have at this d_model (e.g. 400: [INIT]'s "
+        "gamma 0.8 is std 0.0083 at any width); None: the scale of gamma at this model's own width",
     )
     max_len: int | None = Field(None, ge=1, description="rows of the learned position table; None -> seq_len")
     tie_embeddings: bool = Field(
@@ -222,9 +232,12 @@ class Transformer(nn.Module):
         self.ln_f = nn.LayerNorm(cfg.d_model) if cfg.norm == "pre" else None
         self.head = nn.Linear(cfg.d_model, vocab_size, bias=cfg.head_bias)  # biased by default, as the [AF] code
 
-        apply_init_rate(self, cfg.init_rate, cfg.init_distribution)
+        fan_in_scale = reference_scale(cfg.d_model, cfg.init_reference_width)
+        apply_init_rate(self, cfg.init_rate, cfg.init_distribution, fan_in_scale)
         with torch.no_grad():
-            if cfg.embedding_fan_in == "rows":  # d_in = the table's rows, as nn.Embedding's weight.T would have
+            # d_in = the table's rows, as nn.Embedding's weight.T would have; they do not grow with
+            # the width, so init_reference_width leaves them as they are.
+            if cfg.embedding_fan_in == "rows":
                 for table in (self.tok_emb, self.pos_emb):
                     bound = init_bound(table.num_embeddings, cfg.init_rate, cfg.init_distribution)
                     init_weight(table.weight, bound, cfg.init_distribution)
@@ -238,6 +251,23 @@ class Transformer(nn.Module):
             # Adam moves even never-used rows (tiny but consistent gradients through the
             # softmax); frozen, an OOD token's embedding is a random vector like the rest.
             self.tok_emb.weight.requires_grad_(False)
+
+    def init_summary(self) -> dict[str, float | int | None]:
+        """The init scale as built, in both languages: gamma (with its reference width) and the
+        std (or uniform bound) of a weight with d_model inputs, with the gamma that gives that
+        scale at this model's own width. Recorded in every result (``model.init``)."""
+        cfg = self.config
+        scale = init_bound(cfg.d_model * reference_scale(cfg.d_model, cfg.init_reference_width), cfg.init_rate,
+                           cfg.init_distribution)  # fmt: skip
+        return {
+            "init_rate": cfg.init_rate,
+            "reference_width": cfg.init_reference_width,
+            "d_model": cfg.d_model,
+            "scale_at_d_model_fan_in": scale,
+            "init_rate_at_own_width": equivalent_rate(
+                cfg.init_rate, cfg.init_distribution, cfg.d_model, cfg.init_reference_width
+            ),  # fmt: skip
+        }
 
     # Training and scoring need only the last position; forward(last_only=True) skips the
     # last block's output projection, FFN and head at every other position (~25-33% of a step).
