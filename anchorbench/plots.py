@@ -29,11 +29,14 @@ def heatmaps(
     fmt: str = "{:.2f}",
     xlabel: str | None = None,
     ylabel: str | None = None,
+    marked: np.ndarray | None = None,
+    mark_label: str | None = None,
 ) -> None:
-    """One annotated heatmap per panel, side by side, sharing a colour scale."""
+    """One annotated heatmap per panel, side by side, sharing a colour scale; ``marked`` (a
+    boolean grid of the panels' shape) outlines and hatches cells, explained by ``mark_label``."""
     plt = _pyplot()
     n = len(panels)
-    width = max(4.0, 0.9 * len(col_labels) + 1.5)
+    width = max(4.0 if n == 1 else 5.0, 0.9 * len(col_labels) + 1.5)
     fig, axes = plt.subplots(1, n, figsize=(width * n, 0.6 * len(row_labels) + 2.0), squeeze=False)
     finite = [float(np.nanmax(p)) for _, p in panels if np.isfinite(p).any()]
     top = vmax if vmax is not None else (max(finite) if finite else 0.0) or 1.0
@@ -50,8 +53,14 @@ def heatmaps(
             if np.isfinite(value):
                 ax.text(j, i, fmt.format(value), ha="center", va="center",
                         color="white" if value < 0.6 * top else "black", fontsize=8)  # fmt: skip
+        if marked is not None:
+            from matplotlib.patches import Rectangle
+
+            for (i, j), on in np.ndenumerate(marked):
+                if on:
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", edgecolor="red", lw=1.5))
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
-    fig.suptitle(title, y=1.04)
+    fig.suptitle(title + (f"\n{mark_label}" if mark_label else ""), y=1.04 if not mark_label else 1.08)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 

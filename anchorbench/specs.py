@@ -12,7 +12,7 @@ import json
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -229,12 +229,29 @@ def check_grid_labels(runs: list[SuiteEntry], grid: dict[str, list[Any]], what: 
             check_slug(grid_label(entry.label, keys, longest), "the label")
 
 
+class ShadowSpec(Spec):
+    """The cells a phase diagram marks as untrustworthy: ``score`` below ``below`` ([INIT]'s
+    "shadow zone", where the model has not even fitted the seen pairs' test keys)."""
+
+    score: str
+    below: float = Field(allow_inf_nan=False)
+
+
 class PhaseSpec(Spec):
     """Which sweep axes a phase diagram puts on x and y, and which scores it draws."""
+
+    # Added after sweeps were run: left out of the sweep's hash while unset (anchorbench.config.hashed).
+    HASH_ONLY_IF_SET: ClassVar[dict[str, Any]] = {"shadow": None, "best_over": None}
 
     x: str
     y: str | None = None
     scores: list[str] = Field(default_factory=list, description="scores to draw; empty: all of the task's")
+    shadow: ShadowSpec | None = Field(None, description="outline the cells whose mean of a score is below a floor")
+    best_over: str | None = Field(
+        None,
+        description="a further axis (e.g. train.lr): besides the mean over seeds and that axis, draw per cell the "
+        "best over its values of the mean over seeds (the [INIT] paper's reduction; optimistic, labelled so)",
+    )
 
 
 class SweepSpec(Spec):
@@ -266,10 +283,21 @@ class SweepSpec(Spec):
                 raise ValueError(f"axis '{key}' is not 'seed' or section.key (task, model, train, intervention)")
         check_grid_labels([self.base], {k: v for k, v in self.axes.items() if k != "seed"}, "axis value")
         if self.phase is not None:
-            for ax in (self.phase.x, self.phase.y):
+            for ax in (self.phase.x, self.phase.y, self.phase.best_over):
                 if ax is not None and (ax not in self.axes or ax == "seed"):
                     raise ValueError(f"phase axis '{ax}' is not one of the sweep's config axes")
+            if self.phase.best_over is not None and self.phase.best_over in (self.phase.x, self.phase.y):
+                raise ValueError(f"phase.best_over '{self.phase.best_over}' is already on the diagram's x or y")
         return self
+
+    def hashed(self) -> dict[str, Any]:
+        """The spec as it enters the sweep's hash (phase fields added later count only when set)."""
+        from anchorbench.config import hashed
+
+        data = self.model_dump(mode="json")
+        if self.phase is not None:
+            data["phase"] = hashed(self.phase)
+        return data
 
     @property
     def seeds(self) -> list[int]:

@@ -72,14 +72,14 @@ class SweepPlan:
 
     @property
     def spec_hash(self) -> str:
-        return content_hash(self.spec.model_dump(mode="json"))
+        return content_hash(self.spec.hashed())
 
     def manifest(self) -> dict[str, Any]:
         return {
             "sweep": {
                 "id": self.spec.id,
                 "version": self.spec.version,
-                "spec_hash": content_hash(self.spec.model_dump()),
+                "spec_hash": content_hash(self.spec.hashed()),
             },
             "model": self.model,
             "sets": list(self.sets),

@@ -78,31 +78,75 @@ def collect(folder: Path, index: dict[str, Any]) -> list[Row]:
 def report(folder: Path, *, plots: bool = True) -> tuple[str, list[Path]]:
     index = load_index(folder)
     rows = collect(folder, index)
+    phase = index.get("phase") or {}
     axes = [k for k in index["axes"] if k != "seed"]
     names = list(dict.fromkeys(n for r in rows for n in r.scores))
-    headers = [_short(a) for a in axes] + ["seeds"] + [f"{n} {_arrow(rows, n)}" for n in names]
-    body = []
-    for r in rows:
-        cells = [r.coords.get(a) for a in axes] + [_seeds(r)]
-        for n in names:
-            s = r.scores.get(n)
-            if s is None:
-                cells.append("—")
-            elif n == TIME_SCORE:
-                cells.append("not reached" if s["mean"] is None else f"{s['mean']:.0f} {_int_ci(s)}")
-            else:
-                cells.append(f"{num(s['mean'])} {ci(s['ci_low'], s['ci_high'])}")
-        body.append(cells)
-    text = table(body, headers)
+    headers = [f"{n} {_arrow(rows, n)}" for n in names]
+    body = [[r.coords.get(a) for a in axes] + [_seeds(r)] + [_cell(r.scores.get(n), n) for n in names] for r in rows]
+    text = table(body, [_short(a) for a in axes] + ["seeds"] + headers)
+    reduced = reduce_over(rows, axes, phase["best_over"]) if phase.get("best_over") else []
+    if reduced:
+        over = _short(phase["best_over"])
+        keep = [a for a in axes if a != phase["best_over"]]
+        body = [
+            [g.coords.get(a) for a in keep] + [str(g.n_done)]
+            + [f"{num(g.mean[n])} | {_best(g, n)}" if n in g.mean else "—" for n in names]
+            for g in reduced
+        ]  # fmt: skip
+        text += (
+            f"\n\nreduced over {over}: the mean over seeds and every {over} | the paper's reduction, the best "
+            f"{over}'s mean over seeds (it picks {over} per cell and score, so it is optimistic):\n"
+        )
+        text += table(body, [_short(a) for a in keep] + ["runs"] + headers)
+    shadow = phase.get("shadow")
+    if shadow:
+        dark = [r.label for r in rows if _below(r.scores.get(shadow["score"]), shadow["below"])]
+        text += (f"\n\nshadow zone ({shadow['score']} below {shadow['below']}): "
+                 + (", ".join(dark) if dark else "no cell"))  # fmt: skip
     errors = [c for c in index["cells"].values() if c["status"] == "error"]
     if errors:
         text += "\n\nerrors:\n" + "\n".join(f"  {c['label']} seed {c['seed']}: {c['error']}" for c in errors)
-    pngs = phase_diagrams(folder, index, rows, names) if plots else []
-    write_json(folder / "report.json", {"axes": axes, "rows": [r.__dict__ for r in rows]})
+    pngs = phase_diagrams(folder, index, rows, names, reduced) if plots else []
+    write_json(folder / "report.json", {"axes": axes, "rows": [r.__dict__ for r in rows],
+                                        "reduced": [g.__dict__ for g in reduced]})  # fmt: skip
     return text, pngs
 
 
-def phase_diagrams(folder: Path, index: dict[str, Any], rows: list[Row], names: list[str]) -> list[Path]:
+@dataclass
+class Reduced:
+    """The rows of one cell of the other axes, reduced over the ``best_over`` axis."""
+
+    coords: dict[str, Any]
+    n_done: int
+    mean: dict[str, float]  # score -> mean over every finished seed of every value of the axis
+    best: dict[str, tuple[float, Any]]  # score -> (best of the per-value means over seeds, that value)
+
+
+def reduce_over(rows: list[Row], axes: list[str], axis: str) -> list[Reduced]:
+    groups: dict[str, list[Row]] = {}
+    for r in rows:
+        key = repr([r.coords.get(a) for a in axes if a != axis])
+        groups.setdefault(key, []).append(r)
+    out = []
+    for members in groups.values():
+        coords = {a: members[0].coords.get(a) for a in axes if a != axis}
+        mean, best = {}, {}
+        for name in dict.fromkeys(n for r in members for n in r.scores):
+            have = [(r, r.scores[name]["mean"]) for r in members if _finite(r.scores.get(name))]
+            if not have:
+                continue
+            # every finished seed of every value weighs the same: the plain mean, no selection
+            mean[name] = sum(v * r.n_done for r, v in have) / sum(r.n_done for r, _ in have)
+            pick = max if members[0].scores[name]["direction"] == "higher" else min
+            r, v = pick(have, key=lambda rv: rv[1])
+            best[name] = (v, r.coords.get(axis))
+        out.append(Reduced(coords, sum(r.n_done for r in members), mean, best))
+    return out
+
+
+def phase_diagrams(
+    folder: Path, index: dict[str, Any], rows: list[Row], names: list[str], reduced: list[Reduced] = ()
+) -> list[Path]:
     from anchorbench.plots import heatmaps
 
     axes = [k for k in index["axes"] if k != "seed"]
@@ -111,28 +155,66 @@ def phase_diagrams(folder: Path, index: dict[str, Any], rows: list[Row], names: 
     phase = index.get("phase") or {}
     x = phase.get("x") or axes[0]
     y = phase.get("y") if phase.get("x") else (axes[1] if len(axes) > 1 else None)
+    over = phase.get("best_over")
     wanted = phase.get("scores") or names
     xs, ys = index["axes"][x], index["axes"][y] if y else [None]
-    rest = ", ".join(f"{_short(a)}={rows[0].coords[a]}" for a in axes if a not in (x, y) and rows)
+    rest = ", ".join(f"{_short(a)}={rows[0].coords[a]}" for a in axes if a not in (x, y, over) and rows)
+
+    def grid(cells: list[tuple[dict[str, Any], float | None]]) -> np.ndarray:
+        g = np.full((len(ys), len(xs)), np.nan)
+        first = cells[0][0] if cells else {}
+        for coords, value in cells:
+            if any(coords.get(a) != first.get(a) for a in axes if a not in (x, y, over)):
+                continue  # a further axis: draw the first slice only
+            if value is not None and math.isfinite(value):
+                g[ys.index(coords.get(y)) if y else 0, xs.index(coords[x])] = value
+        return g
+
+    def plain(name: str) -> np.ndarray:
+        if reduced:
+            return grid([(g.coords, g.mean.get(name)) for g in reduced])
+        return grid([(r.coords, (r.scores.get(name) or {}).get("mean")) for r in rows])
+
+    shadow = phase.get("shadow")
+    marked = plain(shadow["score"]) < shadow["below"] if shadow and shadow["score"] in names else None
+    mark = f"outlined: {shadow['score']} < {shadow['below']} (shadow zone)" if marked is not None else None
     written = []
     for name in [n for n in wanted if n in names]:
-        grid = np.full((len(ys), len(xs)), np.nan)
-        for r in rows:
-            if any(r.coords.get(a) != rows[0].coords.get(a) for a in axes if a not in (x, y)):
-                continue  # a third axis: draw the first slice only
-            s = r.scores.get(name)
-            if s and s["mean"] is not None and math.isfinite(s["mean"]):
-                grid[ys.index(r.coords.get(y)) if y else 0, xs.index(r.coords[x])] = s["mean"]
+        panels = [(f"mean over seeds x {_short(over)}" if reduced else "mean over seeds", plain(name))]
+        if reduced:
+            best = grid([(g.coords, g.best[name][0] if name in g.best else None) for g in reduced])
+            panels.append((f"best {_short(over)} (paper's reduction)", best))
         bounded = name != TIME_SCORE and tuple(METRICS.get(name).bounds) == (0, 1)
         path = folder / f"phase-{name}.png"
         heatmaps(
-            [(name, grid)], row_labels=[str(v) for v in ys] if y else [""], col_labels=[str(v) for v in xs],
-            title=f"{index['request']['sweep']['id']}: mean over seeds" + (f" ({rest})" if rest else ""),
+            panels, row_labels=[str(v) for v in ys] if y else [""], col_labels=[str(v) for v in xs],
+            title=f"{index['request']['sweep']['id']}: {name}" + (f" ({rest})" if rest else ""),
             path=path, vmax=1.0 if bounded else None, fmt="{:.2f}" if bounded else "{:.0f}",
-            xlabel=_short(x), ylabel=_short(y) if y else None,
+            xlabel=_short(x), ylabel=_short(y) if y else None, marked=marked, mark_label=mark,
         )  # fmt: skip
         written.append(path)
     return written
+
+
+def _cell(s: dict[str, Any] | None, name: str) -> str:
+    if s is None:
+        return "—"
+    if name == TIME_SCORE:
+        return "not reached" if s["mean"] is None else f"{s['mean']:.0f} {_int_ci(s)}"
+    return f"{num(s['mean'])} {ci(s['ci_low'], s['ci_high'])}"
+
+
+def _finite(s: dict[str, Any] | None) -> bool:
+    return s is not None and s.get("mean") is not None and math.isfinite(s["mean"])
+
+
+def _below(s: dict[str, Any] | None, floor: float) -> bool:
+    return _finite(s) and s["mean"] < floor  # type: ignore[index]
+
+
+def _best(g: Reduced, name: str) -> str:
+    value, at = g.best[name]
+    return f"{num(value)} at {at}"
 
 
 def _short(key: str | None) -> str:

@@ -249,3 +249,60 @@ def test_include_path_tasks_reach_the_process_pool_workers(tmp_path: Path, cli):
     assert r.code == 0, r.out + r.err
     assert {c["status"] for c in cells(out).values()} == {"completed"}
     assert len(scores(out)) == 2
+
+
+def test_report_reduces_over_a_declared_axis_and_marks_the_shadow_zone(tmp_path: Path, cli):
+    """[INIT]'s reduction (per cell, the best lr's mean over seeds) beside the plain mean over
+    seeds and lrs, and the cells whose seen-pair test accuracy is below a floor."""
+    path = write_sweep(
+        tmp_path, {"model.init_rate": [0.3, 0.6], "train.lr": [1e-3, 3e-3], "seed": [0, 1]},
+        phase={"x": "model.init_rate", "best_over": "train.lr", "shadow": {"score": "test_accuracy", "below": 0.9},
+               "scores": ["train_accuracy"]},
+    )  # fmt: skip
+    out = tmp_path / "out"
+    assert cli("sweep", str(path), "--out", str(out), "--workers", "1", "--threads", "1", "--quiet").code == 0
+    r = cli("report", str(out))
+    assert r.code == 0, r.err
+    assert "reduced over lr" in r.out and "paper's reduction" in r.out
+    report = json.loads((out / "report.json").read_text())
+    rows = {(row["coords"]["model.init_rate"], row["coords"]["train.lr"]): row for row in report["rows"]}
+    assert len(report["reduced"]) == 2
+    for g in report["reduced"]:
+        gamma = g["coords"]["model.init_rate"]
+        means = {lr: rows[(gamma, lr)]["scores"]["train_accuracy"]["mean"] for lr in (1e-3, 3e-3)}
+        assert g["n_done"] == 4
+        assert g["mean"]["train_accuracy"] == pytest.approx(sum(means.values()) / 2)
+        best, at = g["best"]["train_accuracy"]
+        assert best == max(means.values()) and means[at] == best
+        assert best >= g["mean"]["train_accuracy"]
+    dark = [lbl for (lbl, row) in ((row["label"], row) for row in report["rows"])
+            if row["scores"]["test_accuracy"]["mean"] < 0.9]  # fmt: skip
+    assert ("shadow zone (test_accuracy below 0.9): " + (", ".join(dark) if dark else "no cell")) in r.out
+    assert (out / "phase-train_accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "phase, message",
+    [
+        ({"x": "model.init_rate", "best_over": "model.init_rate"}, "already on the diagram"),
+        ({"x": "model.init_rate", "best_over": "train.lr"}, "phase axis 'train.lr'"),
+        ({"x": "model.init_rate", "shadow": {"score": "test_accuracy"}}, "below"),
+    ],
+)
+def test_bad_phase_reductions_are_one_line_errors(tmp_path: Path, cli, phase, message):
+    path = write_sweep(tmp_path, {"model.init_rate": [0.5]}, phase=phase)
+    r = cli("sweep", str(path), "--out", str(tmp_path / "out"), "--quiet")
+    assert r.code == 2 and len(r.err_lines) == 1 and message in r.err, r.err
+
+
+def test_phase_fields_added_later_leave_a_sweeps_hash_alone(tmp_path: Path):
+    from anchorbench.specs import content_hash
+
+    plain = make_sweep_plan(str(write_sweep(tmp_path, {"model.init_rate": [0.5]}, phase={"x": "model.init_rate"})))
+    dump = plain.spec.model_dump(mode="json")
+    assert dump["phase"].pop("shadow") is None and dump["phase"].pop("best_over") is None
+    assert plain.spec_hash == content_hash(dump)  # what the hash was before the fields existed
+    shadow = {"score": "test_accuracy", "below": 0.9}
+    shadowed = write_sweep(tmp_path, {"model.init_rate": [0.5]}, name="b.yaml",
+                           phase={"x": "model.init_rate", "shadow": shadow})  # fmt: skip
+    assert make_sweep_plan(str(shadowed)).spec_hash != plain.spec_hash
