@@ -127,6 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         grid=tuple(args.grid),
         seeds=tuple(runner.parse_seeds(args.seeds)),
         probes=runner.parse_probes(args.probes),
+        analyses=runner.parse_analyses(args.analyses),
     )
     plan = runner.make_plan(request)
     if args.reuse:
@@ -167,10 +168,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if o.results[0].timing:
             print()
             print(tables.timing_table(o.results, o.aggregate))
-        print()
-        print(
-            tables.dynamics_table(o.results, [_last_probes(o.folder / f"seed-{r.seed}" / r.history) for r in o.results])
-        )
+        final_probes = [_last_probes(o.folder / f"seed-{r.seed}" / r.history) for r in o.results]
+        if any(final_probes) or any(r.probes.get("power_law", {}).get("alpha") is not None for r in o.results):
+            print()  # only where there is something to show: a probe, or a power law with a long enough window
+            print(tables.dynamics_table(o.results, final_probes))
         print(f"-> {o.folder}/aggregate.json, {o.folder}/seed-*/result.json, history.jsonl")
     for c in runner.comparisons(plan, outcomes, out):
         print()
@@ -317,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seeds", default="1", help="a count (3 -> seeds 0,1,2) or a list (0,5,7)")
     q.add_argument("--probes", help="training-dynamics probes at every evaluation: all, or some of "
                    "weight_norm,rd,condensation,fourier (stored in history.jsonl)")  # fmt: skip
+    q.add_argument("--analyses", help="analyses beyond the task's own, e.g. grokking-timing (t_fit, t_gen) "
+                   "on a task that does not declare it")  # fmt: skip
     output_args(
         q,
         out="results folder of this invocation (default: results/<target>-<time>)",

@@ -8,7 +8,7 @@ leaves a half-made results folder.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ class EntryPlan:
     model: Any  # anchorbench.models.build.ModelSpec
     train: TrainConfig
     intervention: Any = None  # anchorbench.interventions.InterventionSpec, or None for the plain arm
+    analyses: tuple[str, ...] = ()  # the task's, and any the request asks for (not part of the config)
 
     @property
     def spec_hash(self) -> str:
@@ -107,9 +108,10 @@ class Request:
     grid: tuple[str, ...] = ()  # "section.key=v1,v2" overrides of a suite's grid axes
     seeds: tuple[int, ...] = (0,)
     probes: tuple[str, ...] = ()  # dynamics probes at every evaluation ("all" or names)
+    analyses: tuple[str, ...] = ()  # asked for beyond the tasks' own (e.g. grokking-timing)
 
     def manifest(self) -> dict[str, Any]:
-        return {
+        data = {
             "target": self.target,
             "model": self.model,
             "sets": list(self.sets),
@@ -118,6 +120,9 @@ class Request:
             "seeds": list(self.seeds),
             "probes": list(self.probes),
         }
+        if self.analyses:  # added later: a folder written before it resumes as it was
+            data["analyses"] = list(self.analyses)
+        return data
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,7 @@ def plan_entry(
         model=resolve_model(model_name, layers["model"]),
         train=validate(TrainConfig, layers["train"], "train"),
         intervention=resolve_intervention(str(iv.pop("name")), iv) if iv else None,
+        analyses=tuple(spec.analyses),
     )
 
 
@@ -243,6 +249,8 @@ def make_plan(request: Request) -> Plan:
         ]  # fmt: skip
         comparisons += [(p.label, t.label) for p, t in zip(plans, twins)]
         plans = [x for pair in zip(plans, twins) for x in pair]
+    if request.analyses:
+        plans = [replace(p, analyses=tuple(dict.fromkeys(p.analyses + request.analyses))) for p in plans]
     if any(p.train.device == "cuda" for p in plans):
         from anchorbench.train import pick_device
 
@@ -267,6 +275,16 @@ def parse_seeds(text: str) -> list[int]:
 
 
 DYNAMICS = ("weight_norm", "rd", "condensation", "fourier")
+
+
+def parse_analyses(text: str | None) -> tuple[str, ...]:
+    from anchorbench.specs import ANALYSES
+
+    names = tuple(x.strip() for x in (text or "").split(",") if x.strip())
+    for name in names:
+        if name not in ANALYSES:
+            raise UserError(f"--analyses: unknown analysis '{name}' (known: {', '.join(ANALYSES)})")
+    return names
 
 
 def parse_probes(text: str | None) -> tuple[str, ...]:

@@ -35,7 +35,7 @@ def plot_entry(folder: Path) -> list[Path]:
         if (seed_dir / "result.json").exists():
             written += plot_seed(seed_dir)
     agg = AggregateResult.model_validate(read_json(folder / "aggregate.json"))
-    if agg.timing:
+    if agg.timing and len(agg.seeds) > 1:  # a survival curve of one seed is a single step: nothing to read
         budget = int(agg.train["steps"])
         title = f"{agg.task.id} · {agg.model.name} · seeds {', '.join(map(str, agg.seeds))}: t_gen survival"
         plots.survival_plot(agg.timing, budget, path=folder / "survival.png", title=title)

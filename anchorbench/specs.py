@@ -12,7 +12,7 @@ import json
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -82,6 +82,12 @@ class RunDefaults(Spec):
         return v
 
 
+# Analyses of a run's evaluation history that a task may declare (anchorbench.scoring.grokking).
+# The loss power-law fit is not one: it runs everywhere and is shown where its window is long enough.
+Analysis = Literal["grokking-timing"]
+ANALYSES: tuple[str, ...] = get_args(Analysis)
+
+
 class TaskSpec(Spec):
     id: str
     family: str
@@ -91,6 +97,11 @@ class TaskSpec(Spec):
     scores: list[str] = Field(min_length=1, description="registered metrics reported for this task")
     primary_score: str = Field(description="the headline score (held-out accuracy or similar)")
     probes: list[str] = Field(default_factory=list, description="registered probes run on the final model")
+    analyses: list[Analysis] = Field(
+        default_factory=list,
+        description="analyses of the training curves that mean something for this task (grokking-timing: "
+        "t_fit / t_gen, [GROK]); `anchorbench run --analyses` asks for one on any task",
+    )
     defaults: RunDefaults = Field(default_factory=RunDefaults)
     notes: str = Field("", description="choices made where papers and code differ")
 

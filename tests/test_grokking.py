@@ -247,3 +247,36 @@ def test_plot_command_draws_curves_probes_and_survival(tmp_path, monkeypatch, ca
     for p in written:
         assert Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and Path(p).stat().st_size > 5000
     assert main(["plot", "nowhere"]) == 2
+
+
+IDENTITY_TINY = ["task.n_train=200", "task.n_test=50", "model.d_model=16", "model.n_layers=1", "train.steps=20",
+                 "train.warmup_steps=2", "train.eval_every=5", "train.threads=1"]  # fmt: skip
+
+
+def test_grokking_timing_only_where_the_task_declares_it_or_it_is_asked_for(tmp_path, monkeypatch, capsys):
+    """An identity task has no grokking story: no timing table, no empty power-law table, no
+    one-seed survival curve; `--analyses grokking-timing` asks for the timing on any task."""
+    from anchorbench.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "anchor-identity-v1", *(x for s in IDENTITY_TINY for x in ("--set", s)), "--quiet"]
+    assert main([*argv, "--out", "plain"]) == 0
+    out = capsys.readouterr().out
+    assert "Grokking timing" not in out and "censored" not in out
+    assert "loss power law" not in out  # 20 steps: no window long enough for a fit
+    result = json.loads((tmp_path / "plain/anchor-identity-v1/seed-0/result.json").read_text())
+    assert result["timing"] == {} and result["probes"]["power_law"]["alpha"] is None
+    assert main(["plot", "plain"]) == 0
+    assert "survival" not in capsys.readouterr().out
+
+    assert main([*argv, "--out", "asked", "--analyses", "grokking-timing", "--seeds", "2"]) == 0
+    assert "Grokking timing" in capsys.readouterr().out
+    result = json.loads((tmp_path / "asked/anchor-identity-v1/seed-0/result.json").read_text())
+    assert set(result["timing"]) == {"0.95", "0.99"}
+    assert json.loads((tmp_path / "asked/run.json").read_text())["analyses"] == ["grokking-timing"]
+    assert "analyses" not in json.loads((tmp_path / "plain/run.json").read_text())  # old folders resume as they were
+    assert main(["plot", "asked"]) == 0
+    assert "survival.png" in capsys.readouterr().out  # two seeds: a curve worth drawing
+
+    assert main([*argv, "--out", "bad", "--analyses", "grokking-timnig"]) == 2
+    assert "unknown analysis 'grokking-timnig'" in capsys.readouterr().err and not (tmp_path / "bad").exists()
