@@ -30,6 +30,7 @@ from torch import nn
 from anchorbench.config import validate
 from anchorbench.data.seeding import stream_id
 from anchorbench.errors import UserError
+from anchorbench.models.transformer import CausalSelfAttention
 from anchorbench.registry import INTERVENTIONS
 
 
@@ -43,14 +44,13 @@ class OrthogonalNoiseConfig(BaseModel):
     mode: Literal["random", "identity"] = Field("random", description="R ~ N(0, 1/d) or the identity (control)")
 
 
-class OrthogonalNoise(nn.Module):
-    """Replaces one attention layer's forward; holds R (buffers) and alpha."""
+class NoiseTerms(nn.Module):
+    """R per head (fixed buffers, ``[H, C, C]``) and alpha per head, for the qk and/or vo target."""
 
-    def __init__(self, attn: nn.Module, d_model: int, cfg: OrthogonalNoiseConfig, generator: torch.Generator):
+    def __init__(self, heads: int, d_model: int, cfg: OrthogonalNoiseConfig, generator: torch.Generator):
         super().__init__()
         self.qk = cfg.target in ("qk", "both")
         self.vo = cfg.target in ("vo", "both")
-        heads = attn.n_heads
         for name, on in (("qk", self.qk), ("vo", self.vo)):
             if not on:
                 continue
@@ -65,30 +65,51 @@ class OrthogonalNoise(nn.Module):
             else:
                 self.register_buffer(f"alpha_{name}", alpha)
 
-    def extra_scores(self, attn: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
-        """``alpha_h * x R_h x^T / sqrt(d_head)``: what the qk target adds to the scores, ``[B, H, T, T]``."""
-        if not self.qk:
-            return None
-        xr = torch.einsum("btc,hcd->bhtd", x, self.r_qk)  # [B, H, T, C]
-        return xr @ x.transpose(1, 2).unsqueeze(1) * (self.alpha_qk.view(1, -1, 1, 1) / math.sqrt(attn.d_head))
 
-    def forward(self, attn: nn.Module, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+class NoisyAttention(CausalSelfAttention):
+    """The standard attention with ``alpha_h R_h`` added to W_QK and/or W_VO of each head.
+
+    The intervention swaps it in for a block's attention; it takes over that module's
+    projections (the same parameters, so both arms of a seed start from the same weights), and
+    the core attention stays free of intervention code. The attention probe calls
+    :meth:`attention_scores`, so it reports what this module computes, the qk term included.
+    """
+
+    def __init__(self, attn: CausalSelfAttention, d_model: int, cfg: OrthogonalNoiseConfig, generator: torch.Generator):
+        nn.Module.__init__(self)
+        self.n_heads, self.d_head = attn.n_heads, attn.d_head
+        self.qkv, self.out = attn.qkv, attn.out
+        # Registered after the projections: the optimizer sees the parameters in the order it
+        # saw them when the noise was a hook inside the attention, so the numbers are unchanged.
+        self.noise = NoiseTerms(attn.n_heads, d_model, cfg, generator)
+
+    def qk_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """``alpha_h * x R_h x^T / sqrt(d_head)``: what the qk target adds to the scores, ``[B, H, T, T]``."""
+        xr = torch.einsum("btc,hcd->bhtd", x, self.noise.r_qk)  # [B, H, T, C]
+        return xr @ x.transpose(1, 2).unsqueeze(1) * (self.noise.alpha_qk.view(1, -1, 1, 1) / math.sqrt(self.d_head))
+
+    def attention_scores(self, x: torch.Tensor) -> torch.Tensor:
+        scores = super().attention_scores(x)  # [B, H, T, T]
+        return scores + self.qk_scores(x) if self.noise.qk else scores
+
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         B, T, C = x.shape
-        H, D = attn.n_heads, attn.d_head
-        scale = 1.0 / math.sqrt(D)
+        H, D = self.n_heads, self.d_head
+        q, k, v = self.qkv(x).view(B, T, 3, H, D).permute(2, 0, 3, 1, 4)  # [B, H, T, D] each
         mask = None
-        if self.qk:
+        if self.noise.qk:
             causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-            mask = self.extra_scores(attn, x).masked_fill(~causal, float("-inf"))  # SDPA adds it to the scores
+            mask = self.qk_scores(x).masked_fill(~causal, float("-inf"))  # SDPA adds it to the scores
         value = v
-        if self.vo:
+        if self.noise.vo:
             # One attention call serves both: A @ [V | xR] = [A V | A xR].
-            value = torch.cat([v, torch.einsum("btc,hcd->bhtd", x, self.r_vo)], dim=-1)  # [B, H, T, D + C]
+            value = torch.cat([v, torch.einsum("btc,hcd->bhtd", x, self.noise.r_vo)], dim=-1)  # [B, H, T, D + C]
+        scale = 1.0 / math.sqrt(D)
         y = F.scaled_dot_product_attention(q, k, value, attn_mask=mask, is_causal=mask is None, scale=scale)
-        out = attn.out(y[..., :D].transpose(1, 2).reshape(B, T, H * D))  # [B, T, C]
-        if self.vo:
-            out = out + torch.einsum("h,bhtc->btc", self.alpha_vo, y[..., D:])
-        return out
+        out = self.out(y[..., :D].transpose(1, 2).reshape(B, T, H * D))  # [B, T, C]
+        if self.noise.vo:
+            out = out + torch.einsum("h,bhtc->btc", self.noise.alpha_vo, y[..., D:])
+        return out[:, -1:] if last_only else out
 
 
 @dataclass(frozen=True)
@@ -109,15 +130,16 @@ class OrthogonalNoiseIntervention:
                 )
         d_model = model.tok_emb.embedding_dim
         for layer in layers:
-            attn = blocks[layer].attn
             gen = torch.Generator().manual_seed((seed * 1_000_003 + stream_id(f"orthogonal-noise/{layer}")) % 2**63)
-            noise = OrthogonalNoise(attn, d_model, cfg, gen)
-            attn.intervention = noise.to(next(model.parameters()).device)
+            noisy = NoisyAttention(blocks[layer].attn, d_model, cfg, gen)
+            blocks[layer].attn = noisy.to(next(model.parameters()).device)
 
 
 def _attention_blocks(model: nn.Module, name: str) -> Any:
     blocks = getattr(model, "blocks", None)
-    ok = blocks is not None and len(blocks) and all(hasattr(getattr(b, "attn", None), "intervention") for b in blocks)
+    # Exactly the standard attention: a subclass (already swapped, or a plug-in's) may compute otherwise.
+    standard = [type(getattr(b, "attn", None)) is CausalSelfAttention for b in blocks or []]
+    ok = blocks is not None and len(blocks) and all(standard)
     if not ok:
         raise UserError(
             f"intervention '{name}' needs the standard transformer's attention blocks; "

@@ -11,8 +11,8 @@ import torch
 
 from anchorbench.compare import first_step_reaching
 from anchorbench.errors import UserError
-from anchorbench.interventions import OrthogonalNoise, OrthogonalNoiseConfig, resolve_intervention
-from anchorbench.models.transformer import Transformer
+from anchorbench.interventions import NoisyAttention, OrthogonalNoiseConfig, resolve_intervention
+from anchorbench.models.transformer import CausalSelfAttention, Transformer
 
 TINY = [
     "--set", "task.n_train=300", "--set", "task.n_test=60", "--set", "model.d_model=32",
@@ -43,8 +43,8 @@ def test_noise_matches_a_hand_computation(target):
     B, T, _ = h.shape
     H, D = attn.n_heads, attn.d_head
     q, k, v = attn.qkv(h).view(B, T, 3, H, D).permute(2, 0, 3, 1, 4)
-    noise = OrthogonalNoise(attn, 16, OrthogonalNoiseConfig(target=target, scale=0.7), torch.Generator().manual_seed(1))
-    r = getattr(noise, f"r_{target}")
+    noisy = NoisyAttention(attn, 16, OrthogonalNoiseConfig(target=target, scale=0.7), torch.Generator().manual_seed(1))
+    r = getattr(noisy.noise, f"r_{target}")
     scores = q @ k.transpose(-1, -2) / math.sqrt(D)
     if target == "qk":  # W_QK <- W_QK + alpha R
         scores = scores + 0.7 * torch.einsum("btc,hcd,bsd->bhts", h, r, h) / math.sqrt(D)
@@ -52,7 +52,11 @@ def test_noise_matches_a_hand_computation(target):
     expected = attn.out((a @ v).transpose(1, 2).reshape(B, T, H * D))
     if target == "vo":  # W_VO <- W_VO + alpha R
         expected = expected + 0.7 * torch.einsum("bhts,bsc,hcd->btd", a, h, r)
-    assert torch.allclose(noise(attn, h, q, k, v), expected, atol=1e-5)
+    assert torch.allclose(noisy(h), expected, atol=1e-5)
+    assert torch.allclose(noisy(h, last_only=True), expected[:, -1:], atol=1e-5)
+    # The swapped module shares the projections, and the probe sees what it computes (the qk term too).
+    assert noisy.qkv is attn.qkv and noisy.out is attn.out
+    assert torch.allclose(noisy.attention_weights(h), a, atol=1e-6)
     assert torch.allclose(attn.attention_weights(h), (q @ k.transpose(-1, -2) / math.sqrt(D)).masked_fill(
         ~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf")).softmax(-1), atol=1e-6)  # fmt: skip
 
@@ -60,21 +64,21 @@ def test_noise_matches_a_hand_computation(target):
 def test_random_r_is_nearly_orthogonal_and_identity_is_exact():
     m = Transformer(50, 7, d_model=256, n_layers=1)
     resolve_intervention("orthogonal-noise", {"mode": "random"}).apply(m, seed=3)
-    r = m.blocks[0].attn.intervention.r_vo[0]
+    r = m.blocks[0].attn.noise.r_vo[0]
     gram = r @ r.T
     assert abs(gram.diag().mean().item() - 1) < 0.05  # rows of norm ~1: entries N(0, 1/d)
     assert gram.fill_diagonal_(0).abs().max().item() < 0.35
     m2 = Transformer(50, 7, d_model=16, n_layers=1)
     resolve_intervention("orthogonal-noise", {"mode": "identity"}).apply(m2, seed=3)
-    assert torch.equal(m2.blocks[0].attn.intervention.r_vo[0], torch.eye(16))
+    assert torch.equal(m2.blocks[0].attn.noise.r_vo[0], torch.eye(16))
 
 
 def test_alpha_is_learnable_per_layer_and_head_or_fixed():
     m = model()
     resolve_intervention("orthogonal-noise", {"target": "both", "layers": [1]}).apply(m, seed=0)
     names = {n for n, _ in m.named_parameters() if "alpha" in n}
-    assert names == {"blocks.1.attn.intervention.alpha_qk", "blocks.1.attn.intervention.alpha_vo"}
-    assert m.blocks[0].attn.intervention is None
+    assert names == {"blocks.1.attn.noise.alpha_qk", "blocks.1.attn.noise.alpha_vo"}
+    assert type(m.blocks[0].attn) is CausalSelfAttention and isinstance(m.blocks[1].attn, NoisyAttention)
     fixed = model()
     resolve_intervention("orthogonal-noise", {"learnable": False}).apply(fixed, seed=0)
     assert not any("alpha" in n for n, _ in fixed.named_parameters())
@@ -86,7 +90,7 @@ def test_r_depends_on_the_seed_and_not_on_the_global_rng():
     torch.manual_seed(123)
     resolve_intervention("orthogonal-noise", {}).apply(b, seed=0)
     resolve_intervention("orthogonal-noise", {}).apply(c, seed=1)
-    ra, rb, rc = (x.blocks[0].attn.intervention.r_vo for x in (a, b, c))
+    ra, rb, rc = (x.blocks[0].attn.noise.r_vo for x in (a, b, c))
     assert torch.equal(ra, rb) and not torch.equal(ra, rc)
 
 

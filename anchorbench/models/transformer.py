@@ -140,23 +140,22 @@ class CausalSelfAttention(nn.Module):
         # One matmul instead of three: noticeably faster for small models on CPU.
         self.qkv = nn.Linear(d_model, 3 * n_heads * d_head, bias=bias)
         self.out = nn.Linear(n_heads * d_head, d_model, bias=bias)
-        # An intervention (anchorbench.interventions) may take over the attention computation.
-        self.intervention: nn.Module | None = None
 
     def head_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """W_Q, W_K, W_V as views of shape ``[H, D, C]`` (per head, rows act on the residual)."""
         w = self.qkv.weight.view(3, self.n_heads, self.d_head, -1)
         return w[0], w[1], w[2]
 
-    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
-        """The attention pattern ``[B, H, T, T]`` for input ``x`` (for probes; forward never builds it)."""
+    def attention_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """The scores before the mask and softmax, ``[B, H, T, T]`` (for probes)."""
         B, T, _ = x.shape
         q, k, _ = self.qkv(x).view(B, T, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)
-        scores = q @ k.transpose(-1, -2) / self.d_head**0.5  # [B, H, T, T]
-        extra_scores = getattr(self.intervention, "extra_scores", None)  # e.g. a qk intervention's term
-        extra = extra_scores(self, x) if extra_scores is not None else None
-        if extra is not None:
-            scores = scores + extra
+        return q @ k.transpose(-1, -2) / self.d_head**0.5
+
+    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention pattern ``[B, H, T, T]`` for input ``x`` (for probes; forward never builds it)."""
+        T = x.shape[1]
+        scores = self.attention_scores(x)  # [B, H, T, T]
         causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
         return scores.masked_fill(~causal, float("-inf")).softmax(dim=-1)
 
@@ -164,9 +163,6 @@ class CausalSelfAttention(nn.Module):
         B, T, _ = x.shape
         # [B, T, 3*H*D] -> [B, T, 3, H, D] -> [3, B, H, T, D]; the view follows the weight layout.
         q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)
-        if self.intervention is not None:
-            y = self.intervention(self, x, q, k, v)
-            return y[:, -1:] if last_only else y
         if last_only:  # the last query sees every position: no mask needed
             y = F.scaled_dot_product_attention(q[:, :, -1:], k, v)  # [B, H, 1, D]
         else:
