@@ -44,11 +44,11 @@ def measure(task: str, *, steps: int, repeats: int) -> EvalCost:
         metrics = [METRICS.get(m) for m in plan.task.scores]
         trainer = Trainer(plan.build_model(0), dataset, plan.train, seed=0, metrics=metrics, progress=False)
         counter = iter(range(10**9))
-        trainer._step(next(counter))  # warm-up: first-call allocations
+        trainer.step(next(counter))  # warm-up: first-call allocations
 
         def train_steps() -> None:
             for _ in range(steps):
-                trainer._step(next(counter))
+                trainer.step(next(counter))
 
         def evaluate() -> None:  # what the trainer does at an evaluation: the pass and the scores
             ev = trainer.evaluate(trainer.model, 0)

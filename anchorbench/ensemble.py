@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
 from anchorbench.plan import EntryPlan
-from anchorbench.results import RunResult, write_jsonl
+from anchorbench.results import RunResult
 from anchorbench.train import adamw
 
 
@@ -116,46 +116,10 @@ def _set_buffer(module: torch.nn.Module, name: str, value: torch.Tensor) -> None
 
 def fit_ensemble(trainers: list[Any]) -> list[Any]:
     """Train every trainer's model to ``cfg.steps`` together; one TrainOutcome per member."""
-    from anchorbench.train import HISTORY, TrainOutcome, eval_steps
+    from anchorbench.train import train_loop
 
     ens = Ensemble(trainers)
-    cfg = ens.cfg
-    evals = set(eval_steps(cfg))
-    n = len(trainers)
-    running = torch.zeros(n, device=trainers[0].device)
-    running_n = 0
-    active = [True] * n
-    diverged_at: list[int | None] = [None] * n
-    stopped = [cfg.steps] * n
-    for t in trainers:
-        t.model.train()
-        if t.run_dir:
-            write_jsonl(t.run_dir / HISTORY, [])
-    step = 0
-    while True:
-        if step in evals:
-            for i, t in enumerate(trainers):
-                if active[i]:
-                    mean = (running[i] / running_n).item() if running_n else None
-                    t._record(t.evaluate(t.model, step), step, mean, None)
-            running.zero_()
-            running_n = 0
-        if step >= cfg.steps or not any(active):
-            break
-        running += ens.step(step, active)
-        running_n += 1
-        step += 1
-        if step % 10 == 0 or step == cfg.steps:
-            for i in range(n):
-                if active[i] and not torch.isfinite(running[i]):
-                    active[i], diverged_at[i], stopped[i] = False, step, step
-                    trainers[i]._record(trainers[i].evaluate(trainers[i].model, step), step, None, None)
-    outcomes = []
-    for i, t in enumerate(trainers):
-        final = t._last_eval if t._last_eval and t._last_eval.step == stopped[i] else t.evaluate(t.model, stopped[i])
-        status = "diverged" if diverged_at[i] is not None else "completed"
-        outcomes.append(TrainOutcome(status, stopped[i], diverged_at[i], final, t.history, None))
-    return outcomes
+    return train_loop(trainers, ens.step)
 
 
 def run_seeds_batched(
@@ -211,7 +175,7 @@ def probe_batching(plan: EntryPlan, seeds: list[int], threads: int, steps: int =
         except NotBatchable:
             return 0.0
         active = [True] * len(seeds)
-        single._step(0), ens.step(0, active)  # warm-up: first-call allocations
-        alone = median_seconds(lambda: [single._step(i) for i in range(steps)], repeats)
+        single.step(0), ens.step(0, active)  # warm-up: first-call allocations
+        alone = median_seconds(lambda: [single.step(i) for i in range(steps)], repeats)
         together = median_seconds(lambda: [ens.step(i, active) for i in range(steps)], repeats)
     return alone * len(seeds) / together

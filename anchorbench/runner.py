@@ -226,7 +226,7 @@ def finish_seed(
     from anchorbench.models.build import count_params
     from anchorbench.scoring.dynamics import history_power_law
     from anchorbench.scoring.grokking import run_timing
-    from anchorbench.train import _finite, finite_tree
+    from anchorbench.train import finite_or_null, finite_tree
 
     final = outcome.final
     result = RunResult(
@@ -247,7 +247,7 @@ def finish_seed(
         steps_completed=outcome.steps_completed,
         diverged_at=outcome.diverged_at,
         resumed_from=outcome.resumed_from,
-        scores={m.name: _finite(m(final)) for m in trainer.metrics},
+        scores={m.name: finite_or_null(m(final)) for m in trainer.metrics},
         splits={k: SplitSummary(**v) for k, v in finite_tree(final.summary()).items()},
         timing=run_timing(outcome.history, plan.train.steps) if "grokking-timing" in plan.analyses else {},
         wall_time_s=round(time.perf_counter() - started, 3),

@@ -199,7 +199,7 @@ class Trainer:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = adamw(self.params, cfg, self.device)
         self.history: list[dict[str, Any]] = []
-        self._last_eval: Evaluation | None = None
+        self.last_eval: Evaluation | None = None
 
     # -- checkpoints ------------------------------------------------------------------
     def _checkpoint_path(self) -> Path | None:
@@ -250,51 +250,22 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainOutcome:
-        cfg = self.cfg
         start, (running, running_n) = self.load_checkpoint() if resume else (0, (torch.zeros(()), 0))
-        running = running.to(self.device)
-        if start == 0 and self.run_dir:  # fresh start, or killed before the first checkpoint
-            write_jsonl(self.run_dir / HISTORY, [])
-        evals = set(eval_steps(cfg))
-        checkpoints = set(range(0, cfg.steps + 1, cfg.checkpoint_every)) if cfg.checkpoint_every else evals
-        status: Literal["completed", "diverged"] = "completed"
-        diverged_at = None
-        bar = tqdm(total=cfg.steps, initial=start, desc=self.desc, disable=not self.progress,
+        bar = tqdm(total=self.cfg.steps, initial=start, desc=self.desc, disable=not self.progress,
                    leave=False, dynamic_ncols=True, unit="step")  # fmt: skip
-        self.model.train()
-        step = start
         try:
-            while True:
-                if step in evals and not (self.history and self.history[-1]["step"] == step):
-                    mean_loss = (running / running_n).item() if running_n else None
-                    self._record(self.evaluate(self.model, step), step, mean_loss, bar)
-                    running, running_n = torch.zeros((), device=self.device), 0
-                if step > start and step in checkpoints:
-                    self.save_checkpoint(step, (running, running_n))
-                if step >= cfg.steps:
-                    break
-                loss = self._step(step)
-                running += loss.detach()
-                running_n += 1
-                step += 1
-                # Syncing with the device every step would stall a GPU; every 10 is enough
-                # to catch a NaN before it spreads (NaN weights stay NaN anyway).
-                if step % 10 == 0 or step == cfg.steps:
-                    bar.update(step - bar.n)
-                    if not torch.isfinite(running):
-                        status, diverged_at = "diverged", step
-                        break
+            (outcome,) = train_loop(
+                [self], lambda step, active: self.step(step).detach().view(1), start=start,
+                running=(running.to(self.device).view(1), running_n), checkpoint=self.save_checkpoint, bar=bar,
+            )  # fmt: skip
         finally:
             bar.close()
-        if status == "diverged":
-            self._record(self.evaluate(self.model, step), step, None, None)
-        final = self._last_eval if self._last_eval and self._last_eval.step == step else self.evaluate(self.model, step)
-        return TrainOutcome(
-            status, step, diverged_at, final, self.history,
-            start if resume and start else None,
-        )  # fmt: skip
+        if resume and start:
+            outcome.resumed_from = start
+        return outcome
 
-    def _step(self, step: int) -> torch.Tensor:
+    def step(self, step: int) -> torch.Tensor:
+        """One optimizer update at ``step``; returns the batch's loss."""
         lr = lr_at(step, self.cfg)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -308,19 +279,20 @@ class Trainer:
         self.optimizer.step()
         return loss
 
-    def _record(self, ev: Evaluation, step: int, train_loss: float | None, bar: Any) -> None:
-        scores = {m.name: _finite(m(ev)) for m in self.metrics}
+    def record(self, ev: Evaluation, step: int, train_loss: float | None, bar: Any = None) -> None:
+        """Append one evaluation to the history (and history.jsonl), with its scores and probes."""
+        scores = {m.name: finite_or_null(m(ev)) for m in self.metrics}
         record = {
             "step": step,
             "lr": lr_at(min(step, self.cfg.steps - 1), self.cfg),
-            "train_loss_running": _finite(train_loss),
+            "train_loss_running": finite_or_null(train_loss),
             "splits": finite_tree(ev.summary()),
             "scores": scores,
         }
         if self.probes is not None:
             record["probes"] = finite_tree(self.probes(self.model))
         self.history.append(record)
-        self._last_eval = ev
+        self.last_eval = ev
         if self.run_dir:
             append_jsonl(self.run_dir / HISTORY, record)
         if bar is not None and not bar.disable:
@@ -330,13 +302,76 @@ class Trainer:
             self.on_eval(record)
 
 
-def _finite(x: float | None) -> float | None:
+def train_loop(
+    members: list[Trainer],
+    update: Callable[[int, list[bool]], torch.Tensor],
+    *,
+    start: int = 0,
+    running: tuple[torch.Tensor, int] | None = None,
+    checkpoint: Callable[[int, tuple[torch.Tensor, int]], None] | None = None,
+    bar: Any = None,
+) -> list[TrainOutcome]:
+    """The one training loop: a single run (one member) and a batched ensemble of seeds share it.
+
+    ``update(step, active)`` performs one optimizer step of every member (a Trainer's own step,
+    or an ensemble's stacked one) and returns their losses ``[S]``. The loop evaluates on the
+    members' shared schedule, records each member's history, checkpoints a single run (the
+    ``checkpoint`` callback, with the running loss of member 0), and retires a member whose
+    running loss is no longer finite: it is evaluated at that step and updated no more.
+    """
+    cfg = members[0].cfg
+    n = len(members)
+    device = members[0].device
+    total, count = running if running is not None else (torch.zeros(n, device=device), 0)
+    evals = set(eval_steps(cfg))
+    checkpoints = set(range(0, cfg.steps + 1, cfg.checkpoint_every)) if cfg.checkpoint_every else evals
+    active = [True] * n
+    diverged_at: list[int | None] = [None] * n
+    stopped = [cfg.steps] * n
+    for t in members:
+        t.model.train()
+        if start == 0 and t.run_dir:  # fresh start, or killed before the first checkpoint
+            write_jsonl(t.run_dir / HISTORY, [])
+    step = start
+    while True:
+        if step in evals:
+            for i, t in enumerate(members):
+                if active[i] and not (t.history and t.history[-1]["step"] == step):  # a resumed eval stands
+                    mean = (total[i] / count).item() if count else None
+                    t.record(t.evaluate(t.model, step), step, mean, bar)
+            total, count = torch.zeros(n, device=device), 0
+        if checkpoint is not None and step > start and step in checkpoints and all(active):
+            checkpoint(step, (total[0], count))
+        if step >= cfg.steps or not any(active):
+            break
+        total += update(step, active)
+        count += 1
+        step += 1
+        # Syncing with the device every step would stall a GPU; every 10 is enough to catch a
+        # NaN before it spreads (NaN weights stay NaN anyway).
+        if step % 10 == 0 or step == cfg.steps:
+            if bar is not None:
+                bar.update(step - bar.n)
+            for i, t in enumerate(members):
+                if active[i] and not torch.isfinite(total[i]):
+                    active[i], diverged_at[i], stopped[i] = False, step, step
+                    t.record(t.evaluate(t.model, step), step, None)
+    outcomes = []
+    for i, t in enumerate(members):
+        ev = t.last_eval
+        final = ev if ev is not None and ev.step == stopped[i] else t.evaluate(t.model, stopped[i])
+        status: Literal["completed", "diverged"] = "diverged" if diverged_at[i] is not None else "completed"
+        outcomes.append(TrainOutcome(status, stopped[i], diverged_at[i], final, t.history, None))
+    return outcomes
+
+
+def finite_or_null(x: float | None) -> float | None:
     """JSON has no NaN: non-finite numbers are recorded as null."""
     return x if x is not None and math.isfinite(x) else None
 
 
 def finite_tree(x: Any) -> Any:
-    """``_finite`` applied to every float in nested dicts (evaluation summaries)."""
+    """``finite_or_null`` applied to every float in nested dicts (evaluation summaries)."""
     if isinstance(x, dict):
         return {k: finite_tree(v) for k, v in x.items()}
-    return _finite(x) if isinstance(x, float) else x
+    return finite_or_null(x) if isinstance(x, float) else x

@@ -56,3 +56,18 @@ def test_the_torch_floor_is_true() -> None:
     floor = tuple(int(x) for x in found.split(".")[:2])
     assert floor >= (2, 4), f"torch>={found}: nn.RMSNorm needs torch >= 2.4"
     assert hasattr(torch.nn, "RMSNorm") and hasattr(torch.backends.cpu, "get_cpu_capability")
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """A leading underscore means "this module's own": another module that needs it gets a
+    public name (the ensemble once called a Trainer's private _step and _record)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "anchorbench"
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("anchorbench"):
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                offenders += [f"{path.relative_to(root)}: from {node.module} import {n}" for n in private]
+    assert not offenders, offenders
