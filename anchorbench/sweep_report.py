@@ -20,7 +20,7 @@ from anchorbench.errors import UserError
 from anchorbench.registry import METRICS
 from anchorbench.results import RunResult, aggregate, read_json, write_json
 from anchorbench.sweep import DONE, INDEX, finished
-from anchorbench.tables import ci, num, table
+from anchorbench.tables import arrow, ci, num, table
 
 TIME_SCORE = "t_gen_0.95_km_median"
 
@@ -224,7 +224,7 @@ def _short(key: str | None) -> str:
 def _arrow(rows: list[Row], name: str) -> str:
     for r in rows:
         if name in r.scores:
-            return "↑" if r.scores[name]["direction"] == "higher" else "↓"
+            return arrow(r.scores[name]["direction"])
     return ""
 
 

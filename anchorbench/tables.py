@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from tabulate import tabulate
 
 from anchorbench.results import AggregateResult, RunResult
+from anchorbench.scoring.metric import arrow  # noqa: F401  (re-exported: one arrow for every output)
 from anchorbench.stats import mean_ci
 
 FMT = "simple"
 
 
-def num(x: float | None, digits: int = 3) -> str:
-    return "—" if x is None else f"{x:.{digits}f}"
-
-
-def arrow(direction: str) -> str:
-    """A metric's direction as shown in tables: ↑ higher is better, ↓ lower is better."""
-    return "↑" if direction == "higher" else "↓"
+def num(x: float | None, digits: int = 3, *, significant: bool = False) -> str:
+    """The one number format of every output (tables, gate reports, the board, verify): ``digits``
+    after the point, or ``digits`` significant digits; "—" for a missing or non-finite value."""
+    if x is None or not math.isfinite(x):
+        return "—"
+    return f"{x:.{digits}g}" if significant else f"{x:.{digits}f}"
 
 
 def ci(lo: float | None, hi: float | None) -> str:

@@ -3,17 +3,16 @@ Markdown summary (for a CI job summary)."""
 
 from __future__ import annotations
 
-import math
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
 
 from anchorbench.gate.checks import Check
-from anchorbench.tables import arrow
+from anchorbench.tables import arrow, num
 
 
 def _num(v: float | None) -> str:
-    return "–" if v is None or not math.isfinite(v) else f"{v:.4g}"
+    return num(v, 4, significant=True)
 
 
 def junit_xml(checks: list[Check], *, suite: str, model: str) -> str:

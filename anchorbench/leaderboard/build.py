@@ -19,7 +19,7 @@ from typing import Any
 from anchorbench.leaderboard.record import Submission, finite
 from anchorbench.leaderboard.suite import PARAM_BUDGET, requirement
 from anchorbench.leaderboard.validate import Checked
-from anchorbench.tables import arrow
+from anchorbench.tables import arrow, num
 
 Unranked = list[tuple[Submission, list[str]]]  # free-for-all rows and why each is there
 
@@ -86,7 +86,7 @@ def columns() -> list[Column]:
 
 
 def _fmt(value: float | None, digits: int) -> str:
-    return "–" if not finite(value) else f"{value:.{digits}f}"
+    return num(value, digits)
 
 
 def cell_text(col: Column, sub: Submission) -> str:

@@ -87,7 +87,9 @@ def _band(c) -> str:  # noqa: ANN001
 
 
 def _num(v: float | None) -> str:
-    return "null" if v is None else f"{v:.6g}"
+    from anchorbench.tables import num
+
+    return num(v, 6, significant=True)
 
 
 def cmd_build(args: argparse.Namespace) -> int:

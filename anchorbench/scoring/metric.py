@@ -31,7 +31,12 @@ class Metric:
 
     @property
     def arrow(self) -> str:
-        return "↑" if self.direction == "higher" else "↓"
+        return arrow(self.direction)
+
+
+def arrow(direction: str) -> str:
+    """A score's direction as every output shows it: ↑ higher is better, ↓ lower is better."""
+    return "↑" if direction == "higher" else "↓"
 
 
 def metric(
