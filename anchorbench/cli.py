@@ -19,7 +19,7 @@ from anchorbench.errors import UserError
 
 def cmd_list(args: argparse.Namespace) -> int:
     from anchorbench import tables
-    from anchorbench.registry import METRICS, MODELS, TASKS
+    from anchorbench.registry import DYNAMICS_PROBES, METRICS, MODELS, TASKS
     from anchorbench.specs import load_suite, suite_paths
 
     tasks = [TASKS.get(n) for n in TASKS.names()]
@@ -37,6 +37,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("\nMetrics\n" + tables.table(
         [[m.name, m.arrow + " " + m.direction, m.tolerance.describe(), m.description] for m in metrics],
         ["name", "better", "tolerance across stacks", "description"],
+    ))  # fmt: skip
+    dynamics = [DYNAMICS_PROBES.get(n) for n in DYNAMICS_PROBES.names()]
+    print("\nTraining-dynamics probes (--probes)\n" + tables.table(
+        [[p.name, p.description] for p in dynamics], ["name", "description"]
     ))  # fmt: skip
     return 0
 

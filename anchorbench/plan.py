@@ -274,9 +274,6 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-DYNAMICS = ("weight_norm", "rd", "condensation", "fourier")
-
-
 def parse_analyses(text: str | None) -> tuple[str, ...]:
     from anchorbench.specs import ANALYSES
 
@@ -288,10 +285,13 @@ def parse_analyses(text: str | None) -> tuple[str, ...]:
 
 
 def parse_probes(text: str | None) -> tuple[str, ...]:
+    from anchorbench.registry import DYNAMICS_PROBES
+
     if not text:
         return ()
-    names = DYNAMICS if text == "all" else tuple(x.strip() for x in text.split(",") if x.strip())
-    unknown = sorted(set(names) - set(DYNAMICS))
+    known = tuple(DYNAMICS_PROBES.names())
+    names = known if text == "all" else tuple(x.strip() for x in text.split(",") if x.strip())
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        raise UserError(f"unknown probe '{unknown[0]}' (known: all, {', '.join(DYNAMICS)})")
+        raise UserError(f"unknown probe '{unknown[0]}' (known: all, {', '.join(known)})")
     return names

@@ -212,3 +212,4 @@ METRICS: Registry[Any] = Registry("metric", discover=_importer("anchorbench.scor
 INTERVENTIONS: Registry[Any] = Registry("intervention", discover=_importer("anchorbench.interventions"))
 REPORTS: Registry[Any] = Registry("report", discover=_importer("anchorbench.reports"))
 PROBES: Registry[Any] = Registry("probe", discover=_importer("anchorbench.probes"))
+DYNAMICS_PROBES: Registry[Any] = Registry("training-dynamics probe", discover=_importer("anchorbench.scoring.dynamics"))

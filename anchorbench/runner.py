@@ -15,7 +15,6 @@ from typing import Any
 
 from anchorbench.errors import UserError
 from anchorbench.plan import (  # noqa: F401  (re-exported)
-    DYNAMICS,
     EntryPlan,
     Plan,
     Request,
@@ -151,15 +150,9 @@ def _relative(run_dir: Path, results_root: Path) -> str:
 
 def dynamics_probes(plan: EntryPlan, model: Any, names: tuple[str, ...]) -> Callable[[Any], dict[str, Any]] | None:
     """The per-evaluation probes asked for, as one callable (None: none asked)."""
-    if not names:
-        return None
-    from anchorbench.scoring.dynamics import DynamicsProbes
+    from anchorbench.scoring.dynamics import start_probes
 
-    p = plan.params.p if plan.task.family == "modular" and "fourier" in names else None
-    probe = DynamicsProbes(model, model.state_dict(), modular_p=p)
-    keys = {"weight_norm": "weight_norm", "rd": "rd", "condensation": "condensation", "fourier": "fourier_top5"}
-    wanted = {keys[n] for n in names}
-    return lambda m: {k: v for k, v in probe(m).items() if k in wanted}
+    return start_probes(names, model, plan.task.family, plan.params)
 
 
 def run_seed(

@@ -21,9 +21,13 @@ flag when the two disagree by more than 0.1 or the best fit explains the log los
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from anchorbench.registry import DYNAMICS_PROBES
 
 COS_THRESHOLD = 0.95
 TOP_FREQUENCIES = 5
@@ -83,21 +87,59 @@ def fourier_concentration(model: Any, p: int, top: int = TOP_FREQUENCIES) -> flo
     return float(np.sort(power)[::-1][:top].sum() / total) if total > 0 else None
 
 
-class DynamicsProbes:
-    """Computes the per-evaluation probes; holds W(0) for RD."""
+# -- the registry of per-evaluation probes (`--probes`) -------------------------------------
+ProbeFn = Callable[[Any], dict[str, Any]]  # model -> {history key: value}
 
-    def __init__(self, model: Any, initial_state: dict[str, Any], modular_p: int | None = None):
-        self.initial = {k: v.detach().clone() for k, v in initial_state.items()}
-        self.modular_p = modular_p
-        self.has_neurons = neuron_weights(model) is not None
 
-    def __call__(self, model: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {"weight_norm": weight_norm(model), "rd": relative_change(model, self.initial)}
-        if self.has_neurons:
-            out["condensation"] = condensation(neuron_weights(model))  # type: ignore[arg-type]
-        if self.modular_p is not None:
-            out["fourier_top5"] = fourier_concentration(model, self.modular_p)
-        return out
+@dataclass(frozen=True)
+class DynamicsProbe:
+    """A training-dynamics probe, computed at every evaluation and stored in ``history.jsonl``.
+
+    ``start(model, family, params)`` is called once on the initial model and returns the
+    per-evaluation function, or None where the probe does not apply (no neuron layer to
+    cluster; not a modular task)."""
+
+    name: str
+    description: str
+    start: Callable[[Any, str, Any], ProbeFn | None]
+
+
+def _start_weight_norm(model: Any, family: str, params: Any) -> ProbeFn:
+    return lambda m: {"weight_norm": weight_norm(m)}
+
+
+def _start_rd(model: Any, family: str, params: Any) -> ProbeFn:
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}  # W(0)
+    return lambda m: {"rd": relative_change(m, initial)}
+
+
+def _start_condensation(model: Any, family: str, params: Any) -> ProbeFn | None:
+    if neuron_weights(model) is None:
+        return None
+    return lambda m: {"condensation": condensation(neuron_weights(m))}  # type: ignore[arg-type]
+
+
+def _start_fourier(model: Any, family: str, params: Any) -> ProbeFn | None:
+    if family != "modular":
+        return None
+    return lambda m: {"fourier_top5": fourier_concentration(m, params.p)}
+
+
+for _probe in (
+    DynamicsProbe("weight_norm", "the L2 norm of all parameters", _start_weight_norm),
+    DynamicsProbe("rd", "||W(t) - W(0)|| / ||W(0)|| over all parameters", _start_rd),
+    DynamicsProbe("condensation", "clusters of aligned neuron input weights (|cos| >= 0.95)", _start_condensation),
+    DynamicsProbe("fourier", "share of the number embeddings' power in 5 frequencies (modular)", _start_fourier),
+):
+    DYNAMICS_PROBES.register(_probe.name, _probe, origin="built-in")
+
+
+def start_probes(names: Sequence[str], model: Any, family: str, params: Any) -> ProbeFn | None:
+    """The probes ``names`` as one per-evaluation function (None: none asked)."""
+    if not names:
+        return None
+    fns = [fn for n in names if (fn := DYNAMICS_PROBES.get(n).start(model, family, params)) is not None]
+    return lambda m: {k: v for fn in fns for k, v in fn(m).items()}
 
 
 # -- power law ---------------------------------------------------------------------------------
