@@ -121,19 +121,20 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from anchorbench import plan as plan_mod
     from anchorbench import runner, tables
 
-    request = runner.Request(
+    request = plan_mod.Request(
         target=args.target,
         model=args.model,
         sets=tuple(args.set),
         intervention=args.intervention,
         grid=tuple(args.grid),
-        seeds=tuple(runner.parse_seeds(args.seeds)),
-        probes=runner.parse_probes(args.probes),
-        analyses=runner.parse_analyses(args.analyses),
+        seeds=tuple(plan_mod.parse_seeds(args.seeds)),
+        probes=plan_mod.parse_probes(args.probes),
+        analyses=plan_mod.parse_analyses(args.analyses),
     )
-    plan = runner.make_plan(request)
+    plan = plan_mod.make_plan(request)
     if args.reuse:
         runner.check_reuse_allowed()
     if args.dry_run:

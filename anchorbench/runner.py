@@ -14,17 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from anchorbench.errors import UserError
-from anchorbench.plan import (  # noqa: F401  (re-exported)
-    EntryPlan,
-    Plan,
-    Request,
-    make_plan,
-    parse_analyses,
-    parse_probes,
-    parse_seeds,
-    plan_entry,
-    resolve_target,
-)
+from anchorbench.plan import EntryPlan, Plan
 from anchorbench.registry import METRICS, PROBES
 from anchorbench.results import (
     AggregateResult,

@@ -8,8 +8,8 @@ import pytest
 
 from anchorbench.config import TrainConfig, parse_set, validate
 from anchorbench.errors import UserError
+from anchorbench.plan import plan_entry
 from anchorbench.registry import MODELS, TASKS
-from anchorbench.runner import plan_entry
 from anchorbench.specs import SuiteEntry
 from anchorbench.train import eval_steps, lr_at
 

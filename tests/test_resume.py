@@ -13,8 +13,8 @@ import torch
 from conftest import TINY_ARGS, read_history, read_result, seed_dir, sets, snapshot
 
 from anchorbench.errors import UserError
+from anchorbench.plan import Request, make_plan
 from anchorbench.registry import METRICS
-from anchorbench.runner import Request, make_plan
 from anchorbench.train import CHECKPOINT, HISTORY, Trainer
 
 IDENTITY = "anchor-identity-v1"

@@ -385,7 +385,8 @@ def test_shipped_files_are_written_atomically_and_result_json_last(tmp_path: Pat
 
 
 def test_checkpoint_temp_files_are_unique_and_removed_on_failure(tmp_path: Path):
-    from anchorbench.runner import Request, make_plan, prepare_seed
+    from anchorbench.plan import Request, make_plan
+    from anchorbench.runner import prepare_seed
 
     sets = tuple(f"{k}={v}" for k, v in SETS.items() if k.startswith(("task.", "train.")))
     plan = make_plan(Request(target="anchor-identity-v1", sets=sets))

@@ -14,9 +14,9 @@ import torch
 from conftest import TINY_ARGS, TINY_TASK, TINY_TRAIN, TINY_TRANSFORMER, read_history, read_result, seed_dir, sets
 
 from anchorbench.cli import main
+from anchorbench.plan import Request, make_plan
 from anchorbench.registry import METRICS, TASKS
 from anchorbench.results import SCHEMA_DIR, schemas
-from anchorbench.runner import Request, make_plan
 from anchorbench.train import BatchOrder, eval_steps
 
 IDENTITY = "anchor-identity-v1"

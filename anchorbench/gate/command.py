@@ -22,6 +22,7 @@ def cmd_ci(args: argparse.Namespace) -> int:
     from anchorbench import runner
     from anchorbench.gate.checks import load_baseline, load_floors, make_checks, shipped_floors
     from anchorbench.gate.reports import junit_xml, markdown_summary, write
+    from anchorbench.plan import Request, make_plan, parse_seeds
     from anchorbench.registry import METRICS
     from anchorbench.scoring.tolerance import split_loss_sd, split_n
 
@@ -29,9 +30,9 @@ def cmd_ci(args: argparse.Namespace) -> int:
         raise UserError("--tolerance must be >= 0")
     if args.tolerance is not None and not args.baseline:
         raise UserError("--tolerance applies to --baseline")
-    request = runner.Request(target=args.suite, model=args.model, sets=tuple(args.set),
-                             seeds=tuple(runner.parse_seeds(args.seeds)))  # fmt: skip
-    plan = runner.make_plan(request)
+    request = Request(target=args.suite, model=args.model, sets=tuple(args.set),
+                      seeds=tuple(parse_seeds(args.seeds)))  # fmt: skip
+    plan = make_plan(request)
     entries = {e.label: tuple(e.task.scores) for e in plan.entries}
     floors_path = Path(args.thresholds) if args.thresholds else None
     if floors_path is None and not args.baseline:
