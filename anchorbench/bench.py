@@ -17,7 +17,7 @@ alike. Absolute rates are printed for context only.
 * paper       the [AF] paper's identity configuration (4 layers, 4 heads, d_model 400, d_head
               64, d_ff 1200, batch 50, N = 1000): anchorbench's Trainer with its default
               evaluation vs a hand-written loop of the paper's recipe with its per-epoch test
-              loss (anchorbench/paper_loops.py), seconds per epoch of 20 steps, 1 thread
+              loss (anchorbench/training/paper_loops.py), seconds per epoch of 20 steps, 1 thread
                                                                  (target >= 1.3x)
 * eval        evaluation overhead per built-in task at its defaults: the default schedule's
               evaluations times their cost over the run's training time (anchorbench/bench_eval.py)
@@ -111,7 +111,7 @@ def _transformer(d_model: int = 128, n_heads: int = 1, n_layers: int = 2, seed: 
 
 def trainer_workload(steps: int) -> Workload:
     """anchorbench's Trainer.fit for ``steps`` steps (evaluations only at 0 and the end, 64 examples)."""
-    from anchorbench.train import Trainer
+    from anchorbench.training.loop import Trainer
 
     dataset, cfg = _composite_training(steps)
     trainer = Trainer(_transformer(), dataset, cfg, seed=0, progress=False)
@@ -123,7 +123,7 @@ def minimal_loop_workload(steps: int) -> Workload:
     import torch
     import torch.nn.functional as F
 
-    from anchorbench.train import lr_at
+    from anchorbench.training.loop import lr_at
 
     dataset, cfg = _composite_training(steps)
     model = _transformer()
@@ -267,7 +267,7 @@ def sweep_workload(
     """Run a sweep of ``n_seeds`` cells (one config) into a fresh folder each call."""
     import yaml
 
-    from anchorbench.sweep import make_sweep_plan, run_sweep
+    from anchorbench.execution.sweep import make_sweep_plan, run_sweep
 
     folder = tempfile.mkdtemp(prefix="anchorbench-bench-sweep-")
     base = {"task": SWEEP_BASE["task"], "set": {**SWEEP_BASE["set"], **SWEEP_SIZES[size]}}
@@ -341,8 +341,12 @@ def bench_paper(quick: bool) -> list[Outcome]:
     schedule (every 100 steps = 5 epochs), so the difference holds exactly the evaluations a
     long run makes per epoch. Both run with 1 thread (restored afterwards).
     """
-    from anchorbench.paper_loops import anchorbench_identity_workload, eval_period_epochs, paper_identity_workload
-    from anchorbench.torch_state import isolated
+    from anchorbench.training.paper_loops import (
+        anchorbench_identity_workload,
+        eval_period_epochs,
+        paper_identity_workload,
+    )
+    from anchorbench.training.torch_state import isolated
 
     short = 1
     long = short + eval_period_epochs()  # 6 epochs with the defaults
@@ -421,8 +425,8 @@ BENCHMARKS: dict[str, Callable[[bool], list[Outcome]]] = {
 
 
 def main(args: argparse.Namespace) -> int:
-    from anchorbench import tables
     from anchorbench.errors import UserError
+    from anchorbench.render import tables
 
     chosen = args.only or list(BENCHMARKS)
     unknown = sorted(set(chosen) - set(BENCHMARKS))

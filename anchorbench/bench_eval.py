@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from anchorbench.timing import median_seconds
+from anchorbench.training.timing import median_seconds
 
 TARGET = 0.10
 
@@ -33,10 +33,10 @@ class EvalCost:
 
 def measure(task: str, *, steps: int, repeats: int) -> EvalCost:
     """Step and evaluation cost of ``task`` at its defaults (seed 0), after a short warm-up."""
-    from anchorbench.plan import Request, make_plan
+    from anchorbench.execution.plan import Request, make_plan
     from anchorbench.registry import METRICS
-    from anchorbench.torch_state import isolated
-    from anchorbench.train import Trainer, eval_steps
+    from anchorbench.training.loop import Trainer, eval_steps
+    from anchorbench.training.torch_state import isolated
 
     plan = make_plan(Request(task)).entries[0]
     with isolated(0, threads=1):

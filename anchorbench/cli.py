@@ -18,8 +18,8 @@ from anchorbench.errors import UserError
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from anchorbench import tables
     from anchorbench.registry import DYNAMICS_PROBES, METRICS, MODELS, TASKS
+    from anchorbench.render import tables
     from anchorbench.specs import load_suite, suite_paths
 
     tasks = [TASKS.get(n) for n in TASKS.names()]
@@ -60,7 +60,7 @@ def _task_and_params(task_id: str, sets: list[str]):
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from anchorbench import tables
+    from anchorbench.render import tables
 
     spec, params = _task_and_params(args.task, args.set)
     family = spec.family_obj
@@ -121,8 +121,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from anchorbench import plan as plan_mod
-    from anchorbench import runner, tables
+    from anchorbench.execution import plan as plan_mod
+    from anchorbench.execution import runner
+    from anchorbench.render import tables
 
     request = plan_mod.Request(
         target=args.target,
@@ -192,14 +193,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _last_probes(history: Path) -> dict | None:
-    from anchorbench.results import read_jsonl
+    from anchorbench.files import read_jsonl
 
     records = read_jsonl(history) if history.exists() else []
     return records[-1].get("probes") if records else None
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from anchorbench.plotting import plot_path
+    from anchorbench.render.plot_command import plot_path
 
     written = plot_path(Path(args.path))
     for path in written:
@@ -212,9 +213,9 @@ BATCH_NOTE = {"on": ", seeds batched", "off": "", "auto": ", seeds batched where
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from anchorbench import sweep
-    from anchorbench.plan import parse_seeds
-    from anchorbench.tables import table
+    from anchorbench.execution import sweep
+    from anchorbench.execution.plan import parse_seeds
+    from anchorbench.render.tables import table
 
     if args.address is not None and args.backend != "ray":
         raise UserError("--address applies to --backend ray")
@@ -231,7 +232,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(table(rows, ["configuration", "model", "steps x batch"]))
         return 0
     if args.backend == "ray":
-        from anchorbench.backends import RayBackend
+        from anchorbench.execution.backends import RayBackend
 
         RayBackend(workers, args.address)  # refuses now when Ray is not installed
     out = sweep.choose_sweep_out(plan, Path(args.out) if args.out else None, Path(args.results_dir), args.resume)
@@ -251,7 +252,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from anchorbench.sweep_report import report
+    from anchorbench.render.sweep_summary import report
 
     text, pngs = report(Path(args.path), plots=not args.no_plots)
     print(text)

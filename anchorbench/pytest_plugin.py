@@ -66,9 +66,9 @@ def run_task(
     sets: dict[str, Any] | None = None,
 ) -> Any:
     """Train and score one seed of ``task`` into ``folder``; returns the RunResult."""
-    from anchorbench.plan import plan_entry
+    from anchorbench.execution.plan import plan_entry
+    from anchorbench.execution.runner import run_seed
     from anchorbench.registry import MODELS
-    from anchorbench.runner import run_seed
     from anchorbench.specs import SuiteEntry
 
     name, temporary = model, None

@@ -209,7 +209,7 @@ MODELS: Registry[Any] = Registry(
     allow_import_paths=True,
 )
 METRICS: Registry[Any] = Registry("metric", discover=_importer("anchorbench.scoring"))
-INTERVENTIONS: Registry[Any] = Registry("intervention", discover=_importer("anchorbench.interventions"))
-REPORTS: Registry[Any] = Registry("report", discover=_importer("anchorbench.reports"))
-PROBES: Registry[Any] = Registry("probe", discover=_importer("anchorbench.probes"))
+INTERVENTIONS: Registry[Any] = Registry("intervention", discover=_importer("anchorbench.models.interventions"))
+REPORTS: Registry[Any] = Registry("report", discover=_importer("anchorbench.render.suite_reports"))
+PROBES: Registry[Any] = Registry("probe", discover=_importer("anchorbench.scoring.mechanism"))
 DYNAMICS_PROBES: Registry[Any] = Registry("training-dynamics probe", discover=_importer("anchorbench.scoring.dynamics"))

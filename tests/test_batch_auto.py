@@ -8,8 +8,8 @@ from pathlib import Path
 
 from test_sweep import write_sweep
 
-from anchorbench.ensemble import PAYS, probe_batching
-from anchorbench.sweep import decide_batching, make_jobs, make_sweep_plan
+from anchorbench.execution.batched import PAYS, probe_batching
+from anchorbench.execution.sweep import decide_batching, make_jobs, make_sweep_plan
 
 
 def test_the_probe_measures_a_speedup_and_refuses_what_cannot_batch(tmp_path: Path) -> None:

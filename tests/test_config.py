@@ -8,10 +8,10 @@ import pytest
 
 from anchorbench.config import TrainConfig, parse_set, validate
 from anchorbench.errors import UserError
-from anchorbench.plan import plan_entry
+from anchorbench.execution.plan import plan_entry
 from anchorbench.registry import MODELS, TASKS
 from anchorbench.specs import SuiteEntry
-from anchorbench.train import eval_steps, lr_at
+from anchorbench.training.loop import eval_steps, lr_at
 
 IDENTITY = "anchor-identity-v1"
 

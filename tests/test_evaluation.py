@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from anchorbench.plan import Request, make_plan
+from anchorbench.execution.plan import Request, make_plan
 from anchorbench.registry import METRICS
-from anchorbench.train import Trainer
+from anchorbench.training.loop import Trainer
 
 
 def plain_evaluation(model: torch.nn.Module, dataset, eval_size: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:

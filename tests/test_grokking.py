@@ -11,7 +11,7 @@ import torch
 
 from anchorbench.scoring.dynamics import condensation, fourier_concentration, power_law
 from anchorbench.scoring.grokking import timing
-from anchorbench.stats import kaplan_meier_median
+from anchorbench.scoring.stats import kaplan_meier_median
 
 STEPS = np.arange(0, 5001, 50)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from anchorbench.compare import first_step_reaching
 from anchorbench.errors import UserError
-from anchorbench.interventions import NoisyAttention, OrthogonalNoiseConfig, resolve_intervention
+from anchorbench.execution.compare import first_step_reaching
+from anchorbench.models.interventions import NoisyAttention, OrthogonalNoiseConfig, resolve_intervention
 from anchorbench.models.transformer import CausalSelfAttention, Transformer
 
 TINY = [

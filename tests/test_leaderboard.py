@@ -255,7 +255,7 @@ def test_the_board_ranks_each_entry_by_its_suites_primary_score(board: Path) -> 
 
 def test_a_suite_entry_naming_a_score_its_task_lacks_is_a_user_error() -> None:
     from anchorbench.errors import UserError
-    from anchorbench.plan import plan_entry
+    from anchorbench.execution.plan import plan_entry
     from anchorbench.specs import SuiteEntry
 
     with pytest.raises(UserError, match="primary_score 'ood_accuracy' is not a score of anchor-identity-v1"):

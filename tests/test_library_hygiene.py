@@ -34,7 +34,7 @@ def test_a_run_leaves_the_callers_rng_and_threads_as_they_were(tmp_path: Path) -
 
 
 def test_result_files_are_readable_per_the_umask(tmp_path: Path) -> None:
-    from anchorbench import results
+    from anchorbench import files as results
 
     old = os.umask(0o022)
     results.current_umask.cache_clear()
@@ -71,3 +71,17 @@ def test_no_module_imports_another_modules_private_names() -> None:
                 private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
                 offenders += [f"{path.relative_to(root)}: from {node.module} import {n}" for n in private]
     assert not offenders, offenders
+
+
+def test_the_layout_in_developers_md_matches_the_tree() -> None:
+    """Every module the Layout section names exists, and every module of the package is named."""
+    text = (ROOT / "DEVELOPERS.md").read_text()
+    section = text[text.index("## Layout") : text.index("## Adding a task")]
+    tree = "\n".join(line for line in section.splitlines() if line.startswith("    "))  # the drawn tree only
+    named = set(re.findall(r"\b([a-z_]+\.py)\b", tree))
+    package = ROOT / "anchorbench"
+    modules = {p.name for p in package.rglob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    assert named - modules == set(), f"named in DEVELOPERS.md but not in anchorbench/: {sorted(named - modules)}"
+    assert modules - named == set(), f"in anchorbench/ but not in DEVELOPERS.md's layout: {sorted(modules - named)}"
+    for folder in re.findall(r"^ {4,6}([a-z_]+)/", tree, re.M):  # a room, not a continuation line
+        assert (package / folder).is_dir() or (ROOT / folder).is_dir(), folder

@@ -171,8 +171,8 @@ def test_v2_diagnostic_splits():
 def test_context_only_predictions_point_into_the_input():
     """ood_unseen: an untied head never emits an id it never saw as a label; restricted to the
     input's tokens, the prediction is always one of them (and scoring can be above zero)."""
-    from anchorbench.plan import Request, make_plan
-    from anchorbench.train import Trainer
+    from anchorbench.execution.plan import Request, make_plan
+    from anchorbench.training.loop import Trainer
 
     plan = make_plan(Request(CHAIN2, sets=("task.n_train=500", "task.n_test=100", "model.d_model=32",
                                            "train.steps=2", "train.warmup_steps=1"))).entries[0]  # fmt: skip

@@ -1,4 +1,4 @@
-"""The hand-written [AF] identity loop and anchorbench configured like it (anchorbench/paper_loops.py):
+"""The hand-written [AF] identity loop and anchorbench configured like it (anchorbench/training/paper_loops.py):
 what `anchorbench bench --only paper` compares. Correctness only; the timing lives in the bench."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 
 from anchorbench import bench
 from anchorbench.config import TrainConfig
-from anchorbench.paper_loops import (
+from anchorbench.training.paper_loops import (
     PaperGPT,
     PaperSizes,
     anchorbench_identity_workload,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from anchorbench import results
-from anchorbench.results import read_json, read_jsonl, write_json, write_jsonl
-from anchorbench.stats import mean_ci, t975
+from anchorbench import files
+from anchorbench.files import read_json, read_jsonl, write_json, write_jsonl
+from anchorbench.scoring.stats import mean_ci, t975
 
 
 # -- mean_ci / t975 ------------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ def test_write_json_replaces_atomically(tmp_path: Path, monkeypatch: pytest.Monk
         return real_replace(src, dst)
 
     write_json(path, {"v": 1})
-    monkeypatch.setattr(results.os, "replace", spy)
+    monkeypatch.setattr(files.os, "replace", spy)
     write_json(path, {"v": 2})
     assert len(calls) == 1
     src, dst = calls[0]
@@ -98,7 +98,7 @@ def test_failing_dump_leaves_the_old_file_intact(tmp_path: Path, monkeypatch: py
     def broken_dump(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(results.json, "dump", broken_dump)
+    monkeypatch.setattr(files.json, "dump", broken_dump)
     with pytest.raises(RuntimeError):
         write_json(path, {"v": 2})
     assert path.read_bytes() == before
@@ -127,12 +127,12 @@ def test_jsonl_round_trip_and_nan_refusal(tmp_path: Path) -> None:
     write_jsonl(path, rows)
     assert read_jsonl(path) == rows
     with pytest.raises(ValueError):
-        results.append_jsonl(path, {"step": 20, "loss": float("nan")})
+        files.append_jsonl(path, {"step": 20, "loss": float("nan")})
     assert read_jsonl(path) == rows
 
 
 def test_ci_is_clipped_to_the_bounds_without_moving_the_mean() -> None:
-    from anchorbench.stats import mean_ci
+    from anchorbench.scoring.stats import mean_ci
 
     values = [0.0, 0.001, 0.287]  # bimodal seeds: the raw t-interval reaches below 0
     raw = mean_ci(values)

@@ -13,9 +13,9 @@ import torch
 from conftest import TINY_ARGS, read_history, read_result, seed_dir, sets, snapshot
 
 from anchorbench.errors import UserError
-from anchorbench.plan import Request, make_plan
+from anchorbench.execution.plan import Request, make_plan
 from anchorbench.registry import METRICS
-from anchorbench.train import CHECKPOINT, HISTORY, Trainer
+from anchorbench.training.loop import CHECKPOINT, HISTORY, Trainer
 
 IDENTITY = "anchor-identity-v1"
 # ~600 steps of a tiny model: a few seconds, long enough to kill the run in the middle.

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from anchorbench import provenance
 from anchorbench.cli import main
+from anchorbench.execution import provenance
 
 TINY = ["--set", "task.n_train=200", "--set", "task.n_test=50", "--set", "model.d_model=32",
         "--set", "train.steps=20", "--set", "train.warmup_steps=2", "--set", "train.eval_every=10",
@@ -129,7 +129,7 @@ def test_a_stale_checkpoint_is_dropped_on_resume(tmp_path, monkeypatch, plugin):
     """A run killed midway, then its plug-in edited: --resume starts that seed from step 0."""
     import torch
 
-    from anchorbench.train import CHECKPOINT
+    from anchorbench.training.loop import CHECKPOINT
 
     monkeypatch.chdir(tmp_path)
     run = ["run", "anchor-identity-v1", "--model", "edited_model:Net", *PLUGIN_TINY, "--out", "results/a"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from anchorbench.sweep import make_sweep_plan
+from anchorbench.execution.sweep import make_sweep_plan
 
 BASE = {
     "task": "anchor-composite-v1",

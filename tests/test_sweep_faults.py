@@ -23,10 +23,18 @@ import torch
 import yaml
 from conftest import snapshot
 
-from anchorbench.backends import Lost, ProcessPool
 from anchorbench.errors import UserError
-from anchorbench.locking import LOCK, hold
-from anchorbench.sweep import TOKEN, CellReport, _lost_reports, _write_shipped, make_jobs, make_sweep_plan, run_job
+from anchorbench.execution.backends import Lost, ProcessPool
+from anchorbench.execution.locking import LOCK, hold
+from anchorbench.execution.sweep import (
+    TOKEN,
+    CellReport,
+    _lost_reports,
+    _write_shipped,
+    make_jobs,
+    make_sweep_plan,
+    run_job,
+)
 
 FAULTY = """
     import os
@@ -190,7 +198,7 @@ def test_workers_leave_when_the_sweep_process_is_killed(plugin_module, tmp_path:
     mod = plugin_module(POOL_JOBS)
     script = tmp_path / "parent.py"
     script.write_text(
-        f"from anchorbench.backends import ProcessPool\nfrom {mod} import job\n"
+        f"from anchorbench.execution.backends import ProcessPool\nfrom {mod} import job\n"
         f"if __name__ == '__main__':\n    list(ProcessPool(2).map(job, [('sleep', {str(tmp_path / 'pid')!r})]))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "plugins")}
@@ -300,7 +308,7 @@ def test_run_refuses_a_folder_in_use(tmp_path: Path, cli):
 def test_a_lock_dies_with_its_process(tmp_path: Path):
     """flock: SIGKILL leaves the .lock file behind but not the lock."""
     code = "\n".join([
-        "import os, signal", "from pathlib import Path", "from anchorbench.locking import hold",
+        "import os, signal", "from pathlib import Path", "from anchorbench.execution.locking import hold",
         f"held = hold(Path({str(tmp_path)!r}))", "held.__enter__()", "os.kill(os.getpid(), signal.SIGKILL)",
     ])  # fmt: skip
     assert subprocess.run([sys.executable, "-c", code]).returncode == -signal.SIGKILL
@@ -385,8 +393,8 @@ def test_shipped_files_are_written_atomically_and_result_json_last(tmp_path: Pat
 
 
 def test_checkpoint_temp_files_are_unique_and_removed_on_failure(tmp_path: Path):
-    from anchorbench.plan import Request, make_plan
-    from anchorbench.runner import prepare_seed
+    from anchorbench.execution.plan import Request, make_plan
+    from anchorbench.execution.runner import prepare_seed
 
     sets = tuple(f"{k}={v}" for k, v in SETS.items() if k.startswith(("task.", "train.")))
     plan = make_plan(Request(target="anchor-identity-v1", sets=sets))

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from anchorbench.numerics import STACK_FIELDS, describe, stack_differences
+from anchorbench.execution.numerics import STACK_FIELDS, describe, stack_differences
+from anchorbench.execution.results import environment
 from anchorbench.registry import METRICS
-from anchorbench.results import environment
 from anchorbench.scoring.tolerance import COUNT, RELATIVE, Z, leave_one_out_sd, mean_loss, proportion
 
 

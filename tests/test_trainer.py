@@ -14,10 +14,10 @@ import torch
 from conftest import TINY_ARGS, TINY_TASK, TINY_TRAIN, TINY_TRANSFORMER, read_history, read_result, seed_dir, sets
 
 from anchorbench.cli import main
-from anchorbench.plan import Request, make_plan
+from anchorbench.execution.plan import Request, make_plan
+from anchorbench.execution.results import SCHEMA_DIR, schemas
 from anchorbench.registry import METRICS, TASKS
-from anchorbench.results import SCHEMA_DIR, schemas
-from anchorbench.train import BatchOrder, eval_steps
+from anchorbench.training.loop import BatchOrder, eval_steps
 
 IDENTITY = "anchor-identity-v1"
 TINY_SETS = [*TINY_TASK, *TINY_TRAIN, *TINY_TRANSFORMER]
@@ -77,7 +77,7 @@ def test_committed_schemas_match_the_records(name: str) -> None:
     committed = json.loads((SCHEMA_DIR / name).read_text())
     assert committed == schemas()[name], (
         f"anchorbench/schema/{name} is out of date with the record types; regenerate it with "
-        "`python -m anchorbench.results`"
+        "`python -m anchorbench.execution.results`"
     )
 
 

@@ -84,8 +84,8 @@ def test_schema_1_records_stay_readable(capsys) -> None:
     baselines, kept in tests/data) still parses with its content hash intact, its stack reads
     'unknown' and can never promise bitwise equality; validate refuses it for its suite version
     and retired task only, not for its schema."""
+    from anchorbench.execution.numerics import describe, stack_differences, stack_fields
     from anchorbench.leaderboard.record import Submission
-    from anchorbench.numerics import describe, stack_differences, stack_fields
 
     data = json.loads(SCHEMA_1.read_text())
     assert data["schema_version"] == 1 and content_hash_of(data) == data["content_hash"]

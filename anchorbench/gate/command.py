@@ -19,10 +19,10 @@ from anchorbench.errors import UserError
 
 
 def cmd_ci(args: argparse.Namespace) -> int:
-    from anchorbench import runner
+    from anchorbench.execution import runner
+    from anchorbench.execution.plan import Request, make_plan, parse_seeds
     from anchorbench.gate.checks import load_baseline, load_floors, make_checks, shipped_floors
-    from anchorbench.gate.reports import junit_xml, markdown_summary, write
-    from anchorbench.plan import Request, make_plan, parse_seeds
+    from anchorbench.gate.outputs import junit_xml, markdown_summary, write
     from anchorbench.registry import METRICS
     from anchorbench.scoring.tolerance import split_loss_sd, split_n
 

@@ -19,7 +19,7 @@ from typing import Any
 from anchorbench.leaderboard.record import Submission, finite
 from anchorbench.leaderboard.suite import PARAM_BUDGET, requirement
 from anchorbench.leaderboard.validate import Checked
-from anchorbench.tables import arrow, num
+from anchorbench.render.tables import arrow, num
 
 Unranked = list[tuple[Submission, list[str]]]  # free-for-all rows and why each is there
 

@@ -53,9 +53,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from anchorbench import tables
     from anchorbench.leaderboard.validate import check_file
     from anchorbench.leaderboard.verify import verify
+    from anchorbench.render import tables
 
     checked = check_file(Path(args.file))
     if not checked.ok or checked.submission is None:
@@ -87,7 +87,7 @@ def _band(c) -> str:  # noqa: ANN001
 
 
 def _num(v: float | None) -> str:
-    from anchorbench.tables import num
+    from anchorbench.render.tables import num
 
     return num(v, 6, significant=True)
 

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from anchorbench.results import Environment, ModelRef, ScoreSummary, TaskRef
+from anchorbench.execution.results import Environment, ModelRef, ScoreSummary, TaskRef
 
-# 2: the environment names its numerics stack (anchorbench.numerics); version 1 files stay valid.
+# 2: the environment names its numerics stack (anchorbench.execution.numerics); version 1 files stay valid.
 SUBMISSION_VERSION = 2
 SCHEMA_FILE = "submission.schema.json"
 MAX_BYTES = 1_000_000  # a 3-seed submission of the standard suite is ~20 kB

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from anchorbench.errors import UserError
+from anchorbench.execution.results import AggregateResult, RunResult
+from anchorbench.files import now, read_json
 from anchorbench.leaderboard.record import MAX_TEXT, Submission, dump, seal
 from anchorbench.leaderboard.suite import requirement
 from anchorbench.leaderboard.text import check_text
-from anchorbench.results import AggregateResult, RunResult, now, read_json
 
 MANIFEST = "run.json"
 

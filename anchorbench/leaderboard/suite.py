@@ -48,7 +48,7 @@ def requirement() -> SuiteRequirement:
 
 @lru_cache(maxsize=4)
 def _requirement(name_or_path: str) -> SuiteRequirement:
-    from anchorbench.plan import plan_entry
+    from anchorbench.execution.plan import plan_entry
 
     suite = load_suite(name_or_path)
     entries = {}

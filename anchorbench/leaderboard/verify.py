@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anchorbench.errors import UserError
+from anchorbench.execution.numerics import describe, stack_differences
 from anchorbench.leaderboard.record import Submission, finite
-from anchorbench.numerics import describe, stack_differences
 from anchorbench.scoring.tolerance import EXACT, leave_one_out_sd, split_loss_sd, split_n
 
 
@@ -67,8 +67,8 @@ class Verdict:
 
 def entry_plan(sub: Submission, label: str, *, allow_import: bool = False):  # -> EntryPlan
     from anchorbench.config import TrainConfig, validate
+    from anchorbench.execution.plan import EntryPlan
     from anchorbench.models.build import resolve_model
-    from anchorbench.plan import EntryPlan
     from anchorbench.registry import MODELS, TASKS
 
     result = sub.tasks[label]
@@ -93,8 +93,8 @@ def verify(
     sub: Submission, *, tasks: list[str] | None, seed: int | None, progress: bool = False, allow_import: bool = False
 ) -> list[Verdict]:
     """One verdict per re-run seed."""
+    from anchorbench.execution.runner import run_seed
     from anchorbench.registry import METRICS
-    from anchorbench.runner import run_seed
 
     labels = tasks or list(sub.tasks)
     for label in labels:

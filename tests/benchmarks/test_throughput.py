@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from anchorbench import bench, paper_loops
+from anchorbench import bench
+from anchorbench.training import paper_loops
 
 pytestmark = pytest.mark.bench  # deselected by default (pyproject addopts)
 

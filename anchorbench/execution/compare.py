@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import Field
 
-from anchorbench.results import Record, RunResult, read_jsonl
-from anchorbench.stats import mean_ci
+from anchorbench.execution.results import Record, RunResult
+from anchorbench.files import read_jsonl
+from anchorbench.scoring.stats import mean_ci
 
 
 class Interval(Record):

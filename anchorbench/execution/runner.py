@@ -1,6 +1,6 @@
 """Execute a plan: where results go, training each seed, reuse, aggregation, comparisons.
 
-Results layout: see :mod:`anchorbench.results`. Planning lives in :mod:`anchorbench.plan`;
+Results layout: see :mod:`anchorbench.execution.results`. Planning lives in :mod:`anchorbench.execution.plan`;
 its names are re-exported here for callers of the runner.
 """
 
@@ -14,19 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from anchorbench.errors import UserError
-from anchorbench.plan import EntryPlan, Plan
+from anchorbench.execution.plan import EntryPlan, Plan
+from anchorbench.execution.results import AggregateResult, ModelRef, RunResult, SplitSummary, aggregate, environment
+from anchorbench.files import now, read_json, write_json
 from anchorbench.registry import METRICS, PROBES
-from anchorbench.results import (
-    AggregateResult,
-    ModelRef,
-    RunResult,
-    SplitSummary,
-    aggregate,
-    environment,
-    now,
-    read_json,
-    write_json,
-)
 
 MANIFEST = "run.json"
 
@@ -96,7 +87,7 @@ def trusted(data: dict[str, Any], config_hash: str, code_hash: str) -> bool:
 
 def check_reuse_allowed() -> None:
     """--reuse trusts results of the same commit; uncommitted changes make the commit say nothing."""
-    from anchorbench.provenance import git_dirty
+    from anchorbench.execution.provenance import git_dirty
 
     if git_dirty():
         raise UserError(
@@ -161,8 +152,8 @@ def run_seed(
     configuration and code stands and a checkpoint of it is continued; a stale one (another
     config or code) is dropped and the seed trains again. The caller's torch RNG and thread
     count are left as they were; ``threads`` overrides ``train.threads``."""
-    from anchorbench.torch_state import isolated
-    from anchorbench.train import CHECKPOINT, stale_checkpoint
+    from anchorbench.training.loop import CHECKPOINT, stale_checkpoint
+    from anchorbench.training.torch_state import isolated
 
     result_path = run_dir / "result.json"
     config_hash, code_hash = plan.config_hash(seed), plan.code_hash
@@ -187,7 +178,7 @@ def run_seed(
 
 def prepare_seed(plan: EntryPlan, seed: int, run_dir: Path, *, progress: bool, probes: tuple[str, ...]) -> Any:
     """Data, seeded model and a Trainer writing into ``run_dir`` (not yet trained)."""
-    from anchorbench.train import Trainer
+    from anchorbench.training.loop import Trainer
 
     dataset = plan.task.family_obj.generate(plan.params, seed)
     model = plan.build_model(seed)
@@ -209,7 +200,7 @@ def finish_seed(
     from anchorbench.models.build import count_params
     from anchorbench.scoring.dynamics import history_power_law
     from anchorbench.scoring.grokking import run_timing
-    from anchorbench.train import finite_or_null, finite_tree
+    from anchorbench.training.loop import finite_or_null, finite_tree
 
     final = outcome.final
     result = RunResult(
@@ -270,7 +261,7 @@ def execute(
 ) -> list[EntryOutcome]:
     seeds = plan.request.seeds
     out.mkdir(parents=True, exist_ok=True)
-    from anchorbench.locking import hold
+    from anchorbench.execution.locking import hold
 
     with hold(out):  # one process per results folder
         if not (out / MANIFEST).exists():
@@ -297,7 +288,7 @@ def execute(
 
 def comparisons(plan: Plan, outcomes: list[EntryOutcome], out: Path) -> list[Any]:
     """The plan's paired comparisons, written to ``<out>/comparison.json``."""
-    from anchorbench.compare import compare_arms
+    from anchorbench.execution.compare import compare_arms
 
     by_label = {o.plan.label: o for o in outcomes}
     split = plan.compare.split if plan.compare else "test"

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: anchorbench/execution/provenance.py
 MAX_SOURCE_FILES = 2000  # a plug-in inside a huge package is identified by its version instead
 
 

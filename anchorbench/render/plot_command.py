@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from anchorbench.errors import UserError
-from anchorbench.results import AggregateResult, RunResult, read_json, read_jsonl
+from anchorbench.execution.results import AggregateResult, RunResult
+from anchorbench.files import read_json, read_jsonl
 
 
 def plot_seed(folder: Path) -> list[Path]:
-    from anchorbench import plots
+    from anchorbench.render import figures as plots
 
     result = RunResult.model_validate(read_json(folder / "result.json"))
     history = read_jsonl(folder / result.history)
@@ -28,7 +29,7 @@ def plot_seed(folder: Path) -> list[Path]:
 
 
 def plot_entry(folder: Path) -> list[Path]:
-    from anchorbench import plots
+    from anchorbench.render import figures as plots
 
     written = []
     for seed_dir in sorted(folder.glob("seed-*")):

@@ -8,9 +8,9 @@ from typing import Any
 
 from tabulate import tabulate
 
-from anchorbench.results import AggregateResult, RunResult
+from anchorbench.execution.results import AggregateResult, RunResult
 from anchorbench.scoring.metric import arrow  # noqa: F401  (re-exported: one arrow for every output)
-from anchorbench.stats import mean_ci
+from anchorbench.scoring.stats import mean_ci
 
 FMT = "simple"
 

@@ -25,7 +25,7 @@ from anchorbench.config import TrainConfig
 from anchorbench.data.dataset import Dataset, Split
 from anchorbench.data.seeding import rng_for
 from anchorbench.errors import UserError
-from anchorbench.results import append_jsonl, write_jsonl
+from anchorbench.files import append_jsonl, write_jsonl
 from anchorbench.scoring import Evaluation, Metric, SplitEval
 
 CHECKPOINT = "checkpoint.pt"

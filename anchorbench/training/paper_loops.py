@@ -330,7 +330,7 @@ def anchorbench_identity_workload(
     so every call does the same work; its per-call costs (the step-0 and final evaluations) are
     what the bench removes by differencing a long and a short call.
     """
-    from anchorbench.train import Trainer
+    from anchorbench.training.loop import Trainer
 
     sizes = sizes or PaperSizes()
     dataset = _identity_data(n_train, seed)

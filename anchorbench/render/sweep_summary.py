@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 
 from anchorbench.errors import UserError
+from anchorbench.execution.results import RunResult, aggregate
+from anchorbench.execution.sweep import DONE, INDEX, finished
+from anchorbench.files import read_json, write_json
 from anchorbench.registry import METRICS
-from anchorbench.results import RunResult, aggregate, read_json, write_json
-from anchorbench.sweep import DONE, INDEX, finished
-from anchorbench.tables import arrow, ci, num, table
+from anchorbench.render.tables import arrow, ci, num, table
 
 TIME_SCORE = "t_gen_0.95_km_median"
 
@@ -147,7 +148,7 @@ def reduce_over(rows: list[Row], axes: list[str], axis: str) -> list[Reduced]:
 def phase_diagrams(
     folder: Path, index: dict[str, Any], rows: list[Row], names: list[str], reduced: list[Reduced] = ()
 ) -> list[Path]:
-    from anchorbench.plots import heatmaps
+    from anchorbench.render.figures import heatmaps
 
     axes = [k for k in index["axes"] if k != "seed"]
     if not axes:

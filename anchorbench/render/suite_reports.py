@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from anchorbench.files import write_json
 from anchorbench.registry import REPORTS
-from anchorbench.results import write_json
+from anchorbench.render.tables import num, table
 from anchorbench.scoring.matching import SOLVED
-from anchorbench.tables import num, table
 
 
 def capacity(plan: Any, outcomes: list[Any], out: Path) -> str:
@@ -49,7 +49,7 @@ def capacity(plan: Any, outcomes: list[Any], out: Path) -> str:
             "max_hops_solved": solved,
         },
     )
-    from anchorbench.plots import capacity_plot
+    from anchorbench.render.figures import capacity_plot
 
     capacity_plot(
         depths, hops, acc, solved, threshold=SOLVED, path=out / "capacity.png",

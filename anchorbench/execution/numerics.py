@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from anchorbench.provenance import git_dirty
+from anchorbench.execution.provenance import git_dirty
 
 # What decides the bits of a result besides the code (the code is compared by its hash, below).
 STACK_FIELDS = (

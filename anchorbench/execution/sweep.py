@@ -13,8 +13,8 @@ status completed or diverged; ``--resume`` skips done cells and runs the rest, e
 included; a cell killed midway continues from its last checkpoint. A cell that raises, or
 whose worker dies (SIGKILL, out of memory), is recorded with status ``error`` and a one-line
 message, and the sweep goes on (on a fresh worker). One process at a time works on a sweep
-folder (:mod:`anchorbench.locking`). Cells that differ only in seed can train as one batched
-ensemble (:mod:`anchorbench.ensemble`).
+folder (:mod:`anchorbench.execution.locking`). Cells that differ only in seed can train as one batched
+ensemble (:mod:`anchorbench.training.ensemble`).
 
 Ray jobs train directly in the sweep folder when the worker sees it (a shared filesystem,
 or one machine): a killed cell then continues from its checkpoint too. A worker that does
@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anchorbench.backends import Lost
 from anchorbench.errors import UserError
-from anchorbench.plan import EntryPlan, plan_entry
-from anchorbench.results import atomic_write, now, read_json, write_json
+from anchorbench.execution.backends import Lost
+from anchorbench.execution.plan import EntryPlan, plan_entry
+from anchorbench.files import atomic_write, now, read_json, write_json
 from anchorbench.specs import SuiteEntry, SweepSpec, content_hash, load_sweep
 
 INDEX = "sweep.json"
@@ -112,7 +112,7 @@ def make_sweep_plan(
 
 # -- where results go, what is done ---------------------------------------------------------
 def choose_sweep_out(plan: SweepPlan, out: Path | None, results_dir: Path, resume: bool) -> Path:
-    from anchorbench.runner import choose_folder
+    from anchorbench.execution.runner import choose_folder
 
     return choose_folder(out, results_dir, resume, manifest=INDEX, wanted=plan.manifest(), stem=plan.spec.id,
                          what="sweep", request_of=lambda index: index.get("request", {}))  # fmt: skip
@@ -125,7 +125,7 @@ def finished(result: dict[str, Any], config_hash: str) -> bool:
 
 def done_status(out: Path, path: str, config_hash: str, code_hash: str) -> str | None:
     """The status of the finished cell at ``out/path`` (same config and code); None when it still has to run."""
-    from anchorbench.runner import trusted
+    from anchorbench.execution.runner import trusted
 
     try:
         data = read_json(out / path / "result.json")
@@ -213,11 +213,12 @@ def _register_shipped_task(data: dict[str, Any]) -> None:
 
 
 def _train(plan: EntryPlan, job: Job, out: Path) -> list[CellReport]:
-    from anchorbench.runner import run_seed
+    from anchorbench.execution.runner import run_seed
 
     dirs = [out / job.label / f"seed-{s}" for s in job.seeds]
     if job.batch and len(job.seeds) > 1:
-        from anchorbench.ensemble import NotBatchable, run_seeds_batched
+        from anchorbench.execution.batched import run_seeds_batched
+        from anchorbench.training.ensemble import NotBatchable
 
         try:
             results = run_seeds_batched(plan, job.seeds, dirs, results_root=out.parent)
@@ -294,7 +295,7 @@ def decide_batching(
     (ensemble of the chunk's size against one model, on the worker's thread count) finds that
     it pays. The choice is a measurement, so it can differ between machines or loads; it is
     recorded per cell (``batched`` in sweep.json), and ``--batch on|off`` fixes it."""
-    from anchorbench.ensemble import PAYS, probe_batching
+    from anchorbench.execution.batched import PAYS, probe_batching
 
     by_label = _seeds_by_label(pending)
     decided = {}
@@ -335,8 +336,8 @@ def run_sweep(
     worth telling the user (what --batch auto decided)."""
     from tqdm.auto import tqdm
 
-    from anchorbench.backends import get_backend
-    from anchorbench.locking import hold
+    from anchorbench.execution.backends import get_backend
+    from anchorbench.execution.locking import hold
 
     workers, threads = resources(workers, threads)
     started = time.perf_counter()
@@ -457,6 +458,6 @@ def _write_shipped(out: Path, report: CellReport) -> None:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    # results.atomic_write (temporary file beside path, then rename) hands a text stream;
+    # files.atomic_write (temporary file beside path, then rename) hands a text stream;
     # bytes go to its binary buffer, which holds nothing else
     atomic_write(path, lambda f: f.buffer.write(data))

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from anchorbench.gate.checks import Check
-from anchorbench.tables import arrow, num
+from anchorbench.render.tables import arrow, num
 
 
 def _num(v: float | None) -> str:

@@ -15,8 +15,8 @@ from typing import Any
 
 from anchorbench.config import TrainConfig, hashed, parse_set, split_key, validate
 from anchorbench.errors import UserError
+from anchorbench.execution.results import TaskRef
 from anchorbench.registry import METRICS, PROBES, TASKS
-from anchorbench.results import TaskRef
 from anchorbench.specs import (
     TASK_ID,
     CompareSpec,
@@ -38,7 +38,7 @@ class EntryPlan:
     params: Any  # the family's typed parameters
     model: Any  # anchorbench.models.build.ModelSpec
     train: TrainConfig
-    intervention: Any = None  # anchorbench.interventions.InterventionSpec, or None for the plain arm
+    intervention: Any = None  # anchorbench.models.interventions.InterventionSpec, or None for the plain arm
     analyses: tuple[str, ...] = ()  # the task's, and any the request asks for (not part of the config)
 
     @property
@@ -62,8 +62,8 @@ class EntryPlan:
     @cached_property
     def code_hash(self) -> str:
         """Hash of the source that runs: anchorbench, and the packages of a plug-in model, task
-        family or intervention (see :mod:`anchorbench.provenance`)."""
-        from anchorbench.provenance import code_hash
+        family or intervention (see :mod:`anchorbench.execution.provenance`)."""
+        from anchorbench.execution.provenance import code_hash
         from anchorbench.registry import INTERVENTIONS, MODELS
 
         family = self.task.family_obj
@@ -79,7 +79,7 @@ class EntryPlan:
 
     def build_model(self, seed: int) -> Any:
         """The model as trained: seeded init, then the intervention (own generator) if any."""
-        from anchorbench.torch_state import isolated
+        from anchorbench.training.torch_state import isolated
 
         with isolated(seed):  # seeded, and the caller's global RNG left as it was
             model = self.model.build(self.params.vocab_size, self.params.seq_len)
@@ -181,8 +181,8 @@ def parse_grid(items: tuple[str, ...], suite: SuiteSpec) -> dict[str, list[Any]]
 def plan_entry(
     entry: SuiteEntry, model: str | None, sets: list[str] | tuple[str, ...], intervention: str | None = None
 ) -> EntryPlan:
-    from anchorbench.interventions import resolve_intervention
     from anchorbench.models.build import resolve_model
+    from anchorbench.models.interventions import resolve_intervention
 
     spec: TaskSpec = TASKS.get(entry.task)
     if entry.primary_score is not None and entry.primary_score not in spec.scores:
@@ -252,7 +252,7 @@ def make_plan(request: Request) -> Plan:
     if request.analyses:
         plans = [replace(p, analyses=tuple(dict.fromkeys(p.analyses + request.analyses))) for p in plans]
     if any(p.train.device == "cuda" for p in plans):
-        from anchorbench.train import pick_device
+        from anchorbench.training.loop import pick_device
 
         pick_device("cuda")  # refuses now, before anything is written, when there is no GPU
     for p in plans:  # build once (cheap) so a broken plug-in or intervention fails before anything is written

@@ -13,24 +13,20 @@ The JSON Schemas of both records are committed in ``anchorbench/schema/``.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
-from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from anchorbench.numerics import stack_fields
-from anchorbench.provenance import git_hash
-from anchorbench.stats import kaplan_meier_median, mean_ci
+from anchorbench.execution.numerics import stack_fields
+from anchorbench.execution.provenance import git_hash
+from anchorbench.files import now
+from anchorbench.scoring.stats import kaplan_meier_median, mean_ci
 
 # 2: the numerics stack in Environment, the code hash in ModelRef; version 1 records stay readable.
 SCHEMA_VERSION = 2
-SCHEMA_DIR = Path(__file__).parent / "schema"
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schema"  # anchorbench/schema
 
 
 class Record(BaseModel):
@@ -57,12 +53,12 @@ class ModelRef(Record):
     code_hash: str | None = Field(
         None,
         description="sha256 over the source of anchorbench and of the packages defining the model, task family "
-        "and intervention (see anchorbench.provenance); null in version 1 records",
+        "and intervention (see anchorbench.execution.provenance); null in version 1 records",
     )
 
 
 class Environment(Record):
-    """Where a result was computed. The numerics-stack fields (see ``anchorbench.numerics``) are
+    """Where a result was computed. The numerics-stack fields (see ``anchorbench.execution.numerics``) are
     null in records written before schema version 2: such a stack is unknown, never "the same"."""
 
     anchorbench_version: str
@@ -190,69 +186,7 @@ def aggregate(name: str, results: list[RunResult], metrics: dict[str, Any]) -> A
     )
 
 
-# -- IO ----------------------------------------------------------------------------------
-def write_json(path: Path, data: Any) -> None:
-    """Write a record or JSON data atomically (see ``atomic_write``)."""
-    if isinstance(data, BaseModel):
-        data = data.model_dump(mode="json")
-    atomic_write(path, lambda f: (json.dump(data, f, indent=2, allow_nan=False), f.write("\n")))
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
-
-
-def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    atomic_write(path, lambda f: f.writelines(json.dumps(r, allow_nan=False) + "\n" for r in records))
-
-
-def atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``.
-
-    A reader (or a crash) sees the old file or the new one, never half; a failed write
-    leaves the old file and no temporary file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp makes the file private (0600); a result is as readable as any file the user writes
-        os.chmod(tmp, 0o666 & ~current_umask())
-        with os.fdopen(fd, "w") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@lru_cache(maxsize=1)
-def current_umask() -> int:
-    """The process's umask, read once (setting it to read it is racy, so not on every write)."""
-    try:  # Linux: readable without changing it
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a") as f:
-        f.write(json.dumps(record, allow_nan=False) + "\n")
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 # -- provenance ----------------------------------------------------------------------------
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def environment(device: str, threads: int) -> Environment:
     import numpy
     import torch
@@ -281,7 +215,7 @@ def schemas() -> dict[str, dict[str, Any]]:
 
 
 def write_schemas(folder: Path = SCHEMA_DIR) -> list[Path]:
-    """Regenerate the committed schemas: ``python -m anchorbench.results``."""
+    """Regenerate the committed schemas: ``python -m anchorbench.execution.results``."""
     written = []
     for name, schema in schemas().items():
         path = folder / name

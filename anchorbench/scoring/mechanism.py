@@ -96,7 +96,7 @@ def matching_attention(model: Any, dataset: Dataset, params: Any, split: str = "
 
 
 def plot_matching_attention(data: dict[str, Any], path: Any) -> None:
-    from anchorbench.plots import heatmaps
+    from anchorbench.render.figures import heatmaps
 
     if "skipped" in data:
         return

@@ -1,0 +1,1 @@
+"""Execution: plan, run, sweep, where jobs run, and the records they write."""

@@ -1,0 +1,1 @@
+"""Rendering: tables, figures, the plot command, sweep summaries, suite reports."""

@@ -1,0 +1,1 @@
+"""Training: the loop, batched seeds, the papers' own loops."""
