@@ -27,8 +27,13 @@ def hashed(model: BaseModel) -> dict[str, Any]:
     value that keeps the old behaviour; it is hashed only when set to something else, so every
     earlier run and submission keeps its hash (and ``leaderboard verify`` its records).
     """
-    only_if_set = getattr(model, "HASH_ONLY_IF_SET", {})
-    data = model.model_dump(mode="json")
+    return without_old_defaults(type(model), model.model_dump(mode="json"))
+
+
+def without_old_defaults(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a dump of ``cls``, or a record of one written before some fields existed) less
+    every field of ``cls.HASH_ONLY_IF_SET`` at its old-behaviour value: both read the same."""
+    only_if_set = getattr(cls, "HASH_ONLY_IF_SET", {})
     return {k: v for k, v in data.items() if not (k in only_if_set and v == only_if_set[k])}
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from anchorbench.config import TrainConfig
+from anchorbench.config import TrainConfig, without_old_defaults
 from anchorbench.specs import SuiteSpec, content_hash, load_suite
 
 SUITE_ID = "standard"
@@ -67,6 +67,5 @@ def budget_train(train: dict[str, Any]) -> dict[str, Any]:
     # compile: the same computation, fused; like the device it moves the last bits, not what is learned
     where = ("device", "threads", "checkpoint_every", "compile")
     # A field added after records were written is absent from them: at its old-behaviour value it
-    # is the same recipe (anchorbench.config.hashed), so both sides drop it there.
-    old = TrainConfig.HASH_ONLY_IF_SET
-    return {k: v for k, v in train.items() if k not in where and not (k in old and v == old[k])}
+    # is the same recipe, so both sides drop it there (the rule of the hashes).
+    return {k: v for k, v in without_old_defaults(TrainConfig, train).items() if k not in where}

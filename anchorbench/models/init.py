@@ -39,11 +39,18 @@ def reference_scale(d_model: int, reference_width: int | None) -> float:
     return 1.0 if reference_width is None else reference_width / d_model
 
 
-def equivalent_rate(rate: float, distribution: InitDistribution, d_model: int, reference_width: int | None) -> float:
-    """The gamma that gives a d_model fan-in, at this width, the scale ``rate`` gives it at
-    ``reference_width``: gamma 0.8 at width 400 is std 0.0083, which is gamma ~0.99 at 128."""
-    scale = init_bound(d_model * reference_scale(d_model, reference_width), rate, distribution)
-    return math.log(scale) / math.log(init_bound(d_model, 1.0, distribution))
+def scale_summary(rate: float, distribution: InitDistribution, d_model: int, reference_width: int | None) -> dict:
+    """The init scale in both languages: gamma (with its reference width), the scale (std, or
+    uniform bound) it gives a weight with d_model inputs, and the gamma that gives that scale
+    at d_model itself: gamma 0.8 at width 400 is std 0.0083, which is gamma ~0.99 at 128."""
+    scale = init_bound(reference_width or d_model, rate, distribution)
+    return {
+        "init_rate": rate,
+        "reference_width": reference_width,
+        "d_model": d_model,
+        "scale_at_d_model_fan_in": scale,
+        "init_rate_at_own_width": math.log(scale) / math.log(init_bound(d_model, 1.0, distribution)),
+    }
 
 
 @torch.no_grad()

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from torch import nn
 
-from anchorbench.models.init import apply_init_rate, equivalent_rate, init_bound, init_weight, reference_scale
+from anchorbench.models.init import apply_init_rate, init_bound, init_weight, reference_scale, scale_summary
 
 NormPlacement = Literal["pre", "post", "none"]
 Activation = Literal["relu", "gelu"]
@@ -249,21 +249,9 @@ class Transformer(nn.Module):
             self.tok_emb.weight.requires_grad_(False)
 
     def init_summary(self) -> dict[str, float | int | None]:
-        """The init scale as built, in both languages: gamma (with its reference width) and the
-        std (or uniform bound) of a weight with d_model inputs, with the gamma that gives that
-        scale at this model's own width. Recorded in every result (``model.init``)."""
+        """The init scale as built (:func:`scale_summary`); recorded in every result (``model.init``)."""
         cfg = self.config
-        scale = init_bound(cfg.d_model * reference_scale(cfg.d_model, cfg.init_reference_width), cfg.init_rate,
-                           cfg.init_distribution)  # fmt: skip
-        return {
-            "init_rate": cfg.init_rate,
-            "reference_width": cfg.init_reference_width,
-            "d_model": cfg.d_model,
-            "scale_at_d_model_fan_in": scale,
-            "init_rate_at_own_width": equivalent_rate(
-                cfg.init_rate, cfg.init_distribution, cfg.d_model, cfg.init_reference_width
-            ),  # fmt: skip
-        }
+        return scale_summary(cfg.init_rate, cfg.init_distribution, cfg.d_model, cfg.init_reference_width)
 
     # Training and scoring need only the last position; forward(last_only=True) skips the
     # last block's output projection, FFN and head at every other position (~25-33% of a step).
