@@ -198,7 +198,14 @@ class TaskRegistry(Registry[T]):
         return super().unknown_message(name)
 
 
-FAMILIES: Registry[Any] = Registry("task family", discover=_importer("anchorbench.data"))
+# A plug-in family is registered through the entry-point group, or named as "module:attr" in a task spec.
+FAMILIES: Registry[Any] = Registry(
+    "task family",
+    entry_point_group="anchorbench.families",
+    discover=_importer("anchorbench.data"),
+    allow_import_paths=True,
+)
+OBJECTIVES: Registry[Any] = Registry("objective", discover=_importer("anchorbench.training.objectives"))
 TASKS: TaskRegistry[Any] = TaskRegistry(
     "task", entry_point_group="anchorbench.tasks", discover=_importer("anchorbench.specs:register_builtin_tasks")
 )

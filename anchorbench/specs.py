@@ -118,6 +118,11 @@ class TaskSpec(Spec):
     def family_obj(self) -> Any:
         return FAMILIES.get(self.family)
 
+    @property
+    def objective(self) -> str:
+        """What the task's data asks the model to predict (its family declares it)."""
+        return getattr(self.family_obj, "objective", "last-token")
+
     def resolve_params(self, overrides: dict[str, Any] | None = None) -> Any:
         """The family's typed parameters: spec params, then ``overrides``."""
         from anchorbench.config import validate

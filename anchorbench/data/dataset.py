@@ -18,15 +18,20 @@ def token_dtype(vocab_size: int) -> np.dtype:
 
 @dataclass(frozen=True)
 class Split:
-    """One split: ``tokens[i]`` is the input, ``labels[i]`` the next token to predict.
+    """One split: ``tokens[i]`` is the input, ``labels[i]`` what the model must predict.
+
+    What the arrays hold depends on the dataset's objective (``anchorbench.training.objectives``):
+    last-token: tokens ``[N, T]``, labels ``[N]`` (the next token); all-tokens: labels ``[N, T]``
+    (the token after each position); regression: float inputs ``[N, d_in]`` and targets
+    ``[N, d_out]`` (``tokens`` then holds floats).
 
     ``groups[i]`` indexes :attr:`Dataset.group_names`; accuracy is reported per group.
     ``meta`` holds per-example fields the generator knows (key, anchor position, ...)
     that scoring and contract tests use; all arrays have the same first dimension.
     """
 
-    tokens: np.ndarray  # [N, T], token_dtype(vocab)
-    labels: np.ndarray  # [N],    token_dtype(vocab)
+    tokens: np.ndarray  # [N, T], token_dtype(vocab)  (regression: [N, d_in] float32)
+    labels: np.ndarray  # [N],    token_dtype(vocab)  (all-tokens: [N, T]; regression: [N, d_out] float32)
     groups: np.ndarray  # [N],    index into group_names (uint8 unless there are > 256 groups)
     meta: Mapping[str, np.ndarray] = field(default_factory=dict)
 
@@ -45,6 +50,7 @@ class Dataset:
     seq_len: int
     group_names: tuple[str, ...]
     splits: Mapping[str, Split]
+    objective: str = "last-token"  # a registered objective: what is predicted, trained and scored
 
     def group_sizes(self, split: str) -> dict[str, int]:
         counts = np.bincount(self.splits[split].groups, minlength=len(self.group_names))

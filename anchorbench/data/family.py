@@ -66,6 +66,7 @@ class Family:
     decode: Callable[[Dataset, str, int], str]  # (dataset, split, index) -> one readable line
     verify: Callable[[Dataset, Any], list[str]]  # violations of the rule; [] when all holds
     rule: str  # what the label is and how splits are formed, for `anchorbench show`
+    objective: str = "last-token"  # a registered objective (anchorbench.training.objectives): what the data asks
 
 
 def noise(rng: np.random.Generator, n: int, p: FamilyParams) -> np.ndarray:

@@ -82,10 +82,22 @@ class EntryPlan:
         from anchorbench.training.torch_state import isolated
 
         with isolated(seed):  # seeded, and the caller's global RNG left as it was
-            model = self.model.build(self.params.vocab_size, self.params.seq_len)
+            model = self.model.build(*self.objective.model_args(self.params))
         if self.intervention is not None:
             self.intervention.apply(model, seed)
         return model
+
+    @cached_property
+    def objective(self) -> Any:
+        """The task's objective (anchorbench.training.objectives.Objective)."""
+        from anchorbench.training.objectives import objective_of
+
+        return objective_of(self.task.objective)
+
+    def check_model(self) -> None:
+        """Build the model once and feed it a tiny batch: a model that cannot take the task's
+        inputs, or returns the wrong shape, is refused with one line before anything is written."""
+        self.objective.check_model(self.build_model(0), self.model.name, self.objective.model_args(self.params))
 
     def task_ref(self) -> TaskRef:
         return TaskRef(
@@ -94,6 +106,7 @@ class EntryPlan:
             family=self.task.family,
             spec_hash=self.spec_hash,
             params=self.params.model_dump(mode="json"),
+            objective=self.task.objective,
         )
 
 
@@ -230,8 +243,6 @@ def plan_entry(
 
 
 def make_plan(request: Request) -> Plan:
-    from anchorbench.models.build import check_output
-
     suite, entries = resolve_target(request.target, request.grid)
     # With --intervention, the CLI's intervention.* settings belong to the intervention arm only.
     plain_sets = tuple(s for s in request.sets if not (request.intervention and s.startswith("intervention.")))
@@ -256,7 +267,7 @@ def make_plan(request: Request) -> Plan:
 
         pick_device("cuda")  # refuses now, before anything is written, when there is no GPU
     for p in plans:  # build once (cheap) so a broken plug-in or intervention fails before anything is written
-        check_output(p.build_model(0), p.model.name, p.params.vocab_size, p.params.seq_len)
+        p.check_model()
     return Plan(request, suite, plans, comparisons, compare, suite.report if suite else None)
 
 

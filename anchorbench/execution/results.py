@@ -17,7 +17,7 @@ import platform
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from anchorbench.execution.numerics import stack_fields
 from anchorbench.execution.provenance import git_hash
@@ -39,6 +39,7 @@ class TaskRef(Record):
     family: str
     spec_hash: str = Field(description="sha256 over the task id, family, resolved params and scores")
     params: dict[str, Any]
+    objective: str = Field("last-token", description="what the model predicts: last-token, all-tokens, regression")
 
 
 class ModelRef(Record):
@@ -85,6 +86,17 @@ class SplitSummary(Record):
     loss_sd: float | None = Field(None, description="standard deviation of the per-example loss (schema 2)")
     n: int
     groups: dict[str, dict[str, float | int | None]]
+    positions: dict[str, list[float | None]] | None = Field(
+        None, description="all-tokens objective: accuracy and loss at each input position, first to last"
+    )
+
+    @model_serializer(mode="wrap")
+    def _positions_only_where_scored(self, handler: Any) -> dict[str, Any]:
+        # a last-token or regression split has no positions: left out, as the history leaves it out
+        data = handler(self)
+        if data.get("positions") is None:
+            data.pop("positions", None)
+        return data
 
 
 class RunResult(Record):

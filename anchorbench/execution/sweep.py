@@ -91,8 +91,6 @@ def make_sweep_plan(
     name_or_path: str, *, model: str | None = None, sets: tuple[str, ...] = (), seeds: tuple[int, ...] | None = None
 ) -> SweepPlan:
     """Expand and validate every cell (building each model once) before anything runs."""
-    from anchorbench.models.build import check_output
-
     spec, source = load_sweep(name_or_path)
     seeds = tuple(seeds if seeds is not None else spec.seeds)
     config_axes = [k for k in spec.axes if k != "seed"]
@@ -100,7 +98,7 @@ def make_sweep_plan(
     cells = []
     for entry in spec.as_suite().expanded():
         plan = plan_entry(entry, model, sets)
-        check_output(plan.build_model(0), plan.model.name, plan.params.vocab_size, plan.params.seq_len)
+        plan.check_model()
         entries[entry.label] = (entry, plan)
         coords = {k: entry.set[k] for k in config_axes}
         cells += [Cell(entry.label, s, {**coords, "seed": s}, plan.config_hash(s), plan.code_hash) for s in seeds]

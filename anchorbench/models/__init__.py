@@ -1,9 +1,11 @@
 """Built-in models, registered lazily so that importing this package does not import torch.
 
-Every model follows one contract: ``Model(vocab_size, seq_len, **kwargs)`` is an
+Every token model follows one contract: ``Model(vocab_size, seq_len, **kwargs)`` is an
 ``nn.Module`` whose ``forward(tokens [B, T] int64)`` returns float logits ``[B, T, V]``
 (causal: logits at t depend only on tokens <= t), or ``[B, 1, V]`` when the design can only
-predict the last position. The trainer scores ``logits[:, -1]``. ``Model.Config`` is a
+predict the last position (then it serves the last-token objective only). A regression model
+is ``Model(d_in, d_out, **kwargs)`` with ``forward(x [B, d_in] float) -> [B, d_out]`` and says
+so with ``accepts = ("floats",)`` (anchorbench.training.objectives). ``Model.Config`` is a
 frozen pydantic model whose fields are exactly the accepted kwargs.
 """
 
@@ -29,4 +31,11 @@ MODELS.register(
     lazy="anchorbench.models.mlp:MLP",
     origin="built-in",
     description="MLP baseline: flattened token embeddings, predicts the last position only",
+)
+MODELS.register(
+    "two-layer",
+    lazy="anchorbench.models.two_layer:TwoLayer",
+    origin="built-in",
+    description="two-layer network for regression, f(x) = (1/alpha) sum_k a_k act(w_k . x + b_k), "
+    "init stds explicit ([COND-PD], [FREQ])",
 )

@@ -6,7 +6,6 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
 from anchorbench.config import hashed, validate
@@ -19,10 +18,12 @@ class ModelSpec:
     name: str
     config: dict[str, Any]  # fully resolved when the model declares a Config, else as given
 
-    def build(self, vocab_size: int, seq_len: int) -> nn.Module:
+    def build(self, *shape: int) -> nn.Module:
+        """``Model(*shape, **config)``; the objective gives the shape: (vocab_size, seq_len) for token
+        tasks, (d_in, d_out) for regression (anchorbench.training.objectives)."""
         factory = MODELS.get(self.name)
         try:
-            model = factory(vocab_size, seq_len, **self.config)
+            model = factory(*shape, **self.config)
         except TypeError as exc:
             raise UserError(f"model '{self.name}' rejected its config {self.config}: {exc}") from None
         if not isinstance(model, nn.Module):
@@ -51,31 +52,11 @@ def _check_signature(name: str, factory: Any, kwargs: dict[str, Any]) -> None:
         return
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
-    accepted = [p for p in params if p not in ("self", "vocab_size", "seq_len")]
+    accepted = [p for p in params if p not in ("self", "vocab_size", "seq_len", "d_in", "d_out")]
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise UserError(
             f"unknown config key 'model.{unknown[0]}' for model '{name}' (known: {', '.join(accepted) or 'none'})"
-        )
-
-
-def check_output(model: nn.Module, name: str, vocab_size: int, seq_len: int) -> None:
-    """One tiny forward pass to reject a plug-in that breaks the interface, before any run starts."""
-    tokens = torch.ones(2, seq_len, dtype=torch.long)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            out = model(tokens)
-    except Exception as exc:  # a plug-in's bug, reported as the user's problem to fix
-        raise UserError(f"model '{name}' failed on a [2, {seq_len}] batch: {type(exc).__name__}: {exc}") from None
-    finally:
-        model.train(was_training)
-    ok = isinstance(out, torch.Tensor) and out.dim() == 3 and out.shape[0] == 2 and out.shape[2] == vocab_size
-    if not ok or out.shape[1] not in (1, seq_len):
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise UserError(
-            f"model '{name}' returned {shape}; expected logits [B, T, V] = [2, {seq_len}, {vocab_size}] (or [2, 1, V])"
         )
 
 

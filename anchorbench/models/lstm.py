@@ -26,6 +26,7 @@ class LSTM(nn.Module):
     """Recurrent baseline: ``forward(tokens [B, T]) -> logits [B, T, V]`` (causal)."""
 
     Config = LSTMConfig
+    accepts = ("tokens",)  # token objectives (anchorbench.training.objectives)
 
     def __init__(self, vocab_size: int, seq_len: int, **kwargs: object) -> None:
         super().__init__()

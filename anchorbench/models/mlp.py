@@ -31,6 +31,7 @@ class MLP(nn.Module):
     """Feed-forward baseline: ``forward(tokens [B, seq_len]) -> logits [B, 1, V]``."""
 
     Config = MLPConfig
+    accepts = ("tokens",)  # token objectives (anchorbench.training.objectives)
 
     def __init__(self, vocab_size: int, seq_len: int, **kwargs: object) -> None:
         super().__init__()

@@ -210,6 +210,7 @@ class Transformer(nn.Module):
     """Decoder-only transformer: ``forward(tokens [B, T]) -> logits [B, T, V]`` (causal)."""
 
     Config = TransformerConfig
+    accepts = ("tokens",)  # token objectives (anchorbench.training.objectives)
 
     def __init__(self, vocab_size: int, seq_len: int, **kwargs: object) -> None:
         super().__init__()

@@ -32,28 +32,33 @@ def run_header(results: Sequence[RunResult]) -> str:
     statuses = sorted({x.status for x in results})
     seeds = ", ".join(str(x.seed) for x in results)
     cfg = r.model.config
-    size = ", ".join(f"{k}={cfg[k]}" for k in ("n_layers", "d_model", "norm", "init_rate") if k in cfg)
+    size = ", ".join(f"{k}={cfg[k]}" for k in ("n_layers", "d_model", "width", "norm", "init_rate") if k in cfg)
     return (
-        f"{r.task.id} · {r.model.name} ({size}; {r.model.n_params:,} params) · "
+        f"{r.task.id} · {r.model.name} ({size + '; ' if size else ''}{r.model.n_params:,} params) · "
         f"{r.steps_completed} steps · seeds {seeds} · {'/'.join(statuses)}"
     )
 
 
 def accuracy_table(results: Sequence[RunResult], groups: bool = True) -> str:
-    """Rows: each split, then its groups; columns: one per seed, then mean and 95% CI."""
+    """Rows: each split, then its groups; columns: one per seed, then mean and 95% CI.
+    Accuracy where the objective has one; the mean loss where it has none (regression)."""
     multi = len(results) > 1
-    headers = ["split", "group", *(f"seed {r.seed}" for r in results)] + (["mean", "95% CI"] if multi else [])
+    has_accuracy = any(s.accuracy is not None for r in results for s in r.splits.values())
+    measure, bounds = ("accuracy", (0, 1)) if has_accuracy else ("loss", (0, None))
+    group_header = "group" if has_accuracy else "group (mean loss)"
+    headers = ["split", group_header, *(f"seed {r.seed}" for r in results)] + (["mean", "95% CI"] if multi else [])
     rows: list[list[Any]] = []
     for split, first in results[0].splits.items():
         keys = [None, *first.groups] if groups else [None]
         for g in keys:
             values = [
-                r.splits[split].accuracy if g is None else r.splits[split].groups.get(g, {}).get("accuracy")
+                getattr(r.splits[split], measure) if g is None else r.splits[split].groups.get(g, {}).get(measure)
                 for r in results
             ]
-            row = [split if g is None else "", "(all)" if g is None else g, *map(num, values)]
+            shown = [num(v) if has_accuracy else num(v, 3, significant=True) for v in values]
+            row = [split if g is None else "", "(all)" if g is None else g, *shown]
             if multi:
-                s = mean_ci(values, bounds=(0, 1))
+                s = mean_ci(values, bounds=bounds)
                 row += [num(s["mean"]), ci(s["ci_low"], s["ci_high"])]  # type: ignore[arg-type]
             rows.append(row)
     return tabulate(rows, headers=headers, tablefmt=FMT, disable_numparse=True)

@@ -12,41 +12,61 @@ from anchorbench.data.dataset import Split
 
 @dataclass(frozen=True)
 class SplitEval:
+    """One split's evaluation. Token objectives: ``preds`` are argmax tokens shaped like the labels
+    (``[N]`` for last-token, ``[N, T]`` for all-tokens, with ``losses`` ``[N, T]`` then); regression:
+    ``preds`` are the outputs ``[N, d_out]``, ``losses`` the squared errors ``[N]``, no accuracy."""
+
     split: Split  # the evaluated examples (labels, groups, meta)
-    preds: np.ndarray  # [N] argmax token
-    losses: np.ndarray  # [N] cross-entropy of the label
+    preds: np.ndarray  # [N] argmax token; [N, T] per position; [N, d_out] floats for regression
+    losses: np.ndarray  # [N] loss of the label (cross-entropy or squared error); [N, T] per position
+
+    @property
+    def has_accuracy(self) -> bool:
+        return not np.issubdtype(self.split.labels.dtype, np.floating)
 
     @property
     def correct(self) -> np.ndarray:
-        return self.preds == self.split.labels
+        """Per example: 1/0 for one label, the share of positions right for all-tokens."""
+        hits = self.preds == self.split.labels
+        return hits if hits.ndim == 1 else hits.mean(axis=tuple(range(1, hits.ndim)))
 
-    def accuracy(self) -> float:
-        return float(self.correct.mean())
+    @property
+    def example_losses(self) -> np.ndarray:
+        return self.losses if self.losses.ndim == 1 else self.losses.mean(axis=tuple(range(1, self.losses.ndim)))
+
+    def accuracy(self) -> float | None:
+        return float(self.correct.mean()) if self.has_accuracy else None
 
     def loss(self) -> float:
-        return float(self.losses.mean())
+        return float(self.example_losses.mean())
 
     def summary(self, group_names: tuple[str, ...]) -> dict[str, Any]:
         n_groups = len(group_names)
         counts = np.bincount(self.split.groups, minlength=n_groups)
-        hits = np.bincount(self.split.groups, weights=self.correct, minlength=n_groups)
-        losses = np.bincount(self.split.groups, weights=self.losses, minlength=n_groups)
+        losses = np.bincount(self.split.groups, weights=self.example_losses, minlength=n_groups)
+        hits = np.bincount(self.split.groups, weights=self.correct, minlength=n_groups) if self.has_accuracy else None
         groups = {
             name: {
-                "accuracy": float(hits[g] / counts[g]),
+                "accuracy": float(hits[g] / counts[g]) if hits is not None else None,
                 "loss": float(losses[g] / counts[g]),
                 "n": int(counts[g]),
             }
             for g, name in enumerate(group_names)
             if counts[g]
         }
-        return {
+        out = {
             "accuracy": self.accuracy(),
             "loss": self.loss(),
-            "loss_sd": float(self.losses.std()),  # per example: the loss's standard error is this / sqrt(n)
+            "loss_sd": float(self.example_losses.std()),  # per example: the loss's standard error is this / sqrt(n)
             "n": len(self.preds),
             "groups": groups,
         }
+        if self.losses.ndim == 2:  # all-tokens: one entry per position, from the first to the last
+            out["positions"] = {
+                "accuracy": [float(a) for a in (self.preds == self.split.labels).mean(0)],
+                "loss": [float(x) for x in self.losses.mean(0)],
+            }
+        return out
 
 
 @dataclass(frozen=True)

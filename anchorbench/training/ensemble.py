@@ -43,6 +43,8 @@ class Ensemble:
     """The stacked parameters of ``trainers``' models, and the shared update."""
 
     def __init__(self, trainers: list[Any]):
+        if trainers[0].objective.name != "last-token":  # the stacked update below is the last-token loss
+            raise NotBatchable(f"the {trainers[0].objective.name} objective is trained one seed at a time")
         self.trainers = trainers
         self.cfg = trainers[0].cfg
         self.models = [t.model for t in trainers]

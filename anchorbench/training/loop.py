@@ -17,16 +17,16 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from anchorbench.config import TrainConfig
-from anchorbench.data.dataset import Dataset, Split
+from anchorbench.data.dataset import Dataset
 from anchorbench.data.seeding import rng_for
 from anchorbench.errors import UserError
 from anchorbench.files import append_jsonl, write_jsonl
 from anchorbench.scoring import Evaluation, Metric, SplitEval
+from anchorbench.training.objectives import objective_of
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.jsonl"
@@ -62,13 +62,6 @@ def eval_steps(cfg: TrainConfig) -> list[int]:
     else:  # pragma: no cover - TrainConfig's Literal rejects anything else
         raise ValueError(cfg.eval_schedule)
     return sorted(steps | {0, cfg.steps})
-
-
-def last_logits(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
-    """Logits ``[B, V]`` for the position after the last token (the only one trained and scored)."""
-    if getattr(model, "supports_last_only", False):
-        return model(tokens, last_only=True)[:, -1]
-    return model(tokens)[:, -1]
 
 
 def pick_device(choice: str) -> torch.device:
@@ -109,8 +102,9 @@ class Evaluator:
 
     def __init__(self, dataset: Dataset, cfg: TrainConfig, device: torch.device):
         self.dataset, self.cfg, self.device = dataset, cfg, device
+        self.objective = objective_of(dataset.objective)
         self.splits = {name: s.head(cfg.eval_size) for name, s in dataset.splits.items()}
-        self.tensors = {name: _tokens(s, device) for name, s in self.splits.items()}
+        self.tensors = {name: self.objective.tensors(s, device) for name, s in self.splits.items()}
         # Splits whose predictions are restricted to each example's context tokens (a generator
         # marks them with the meta field context_only, e.g. [MATCH] ood_unseen: an untied head
         # cannot emit an id it never saw as a label, but it can point at one in its input).
@@ -125,27 +119,15 @@ class Evaluator:
         out = {}
         for name, split in self.splits.items():
             x, y = self.tensors[name]
-            preds, losses = [], []
-            context_only = name in self.context_only
-            for i in range(0, len(split), self.cfg.eval_batch_size):
-                xb = x[i : i + self.cfg.eval_batch_size]
-                logits = last_logits(model, xb).float()
-                target = y[i : i + self.cfg.eval_batch_size]
-                losses.append(F.cross_entropy(logits, target, reduction="none").cpu())
-                if context_only:  # the prediction is the best-scored token of the example's own input
-                    seen = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, xb, True)
-                    logits = logits.masked_fill(~seen, float("-inf"))
-                preds.append(logits.argmax(-1).cpu())
-            out[name] = SplitEval(split, torch.cat(preds).numpy(), torch.cat(losses).numpy())
+            batches = [
+                self.objective.predict(model, x[i:j], y[i:j], name in self.context_only)
+                for i in range(0, len(split), self.cfg.eval_batch_size)
+                for j in [i + self.cfg.eval_batch_size]
+            ]
+            preds = np.concatenate([b.preds for b in batches])
+            out[name] = SplitEval(split, preds, np.concatenate([b.losses for b in batches]))
         model.train(was_training)
         return Evaluation(step, out, self.dataset.group_names)
-
-
-def _tokens(split: Split, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    # Embedding lookups need int64; the stored data keep their compact dtype until here.
-    x = torch.from_numpy(split.tokens.astype(np.int64)).to(device)
-    y = torch.from_numpy(split.labels.astype(np.int64)).to(device)
-    return x, y
 
 
 @dataclass
@@ -191,7 +173,8 @@ class Trainer:
         self.model = model.to(self.device)
         self.dataset = dataset
         self.evaluate = Evaluator(dataset, cfg, self.device)
-        self.train_x, self.train_y = _tokens(dataset.splits["train"], self.device)
+        self.objective = self.evaluate.objective
+        self.train_x, self.train_y = self.objective.tensors(dataset.splits["train"], self.device)
         self.order = BatchOrder(len(dataset.splits["train"]), cfg.batch_size, seed)
         # train.compile: training steps go through torch.compile's graph of the same module (same
         # parameters); evaluation stays eager, so inference mode does not cost a second compile.
@@ -270,8 +253,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         idx = torch.from_numpy(self.order.indices(step)).to(self.device)
-        logits = last_logits(self.forward, self.train_x[idx])
-        loss = F.cross_entropy(logits.float(), self.train_y[idx])
+        loss = self.objective.loss(self.forward, self.train_x[idx], self.train_y[idx])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.grad_clip is not None:
@@ -296,7 +278,7 @@ class Trainer:
         if self.run_dir:
             append_jsonl(self.run_dir / HISTORY, record)
         if bar is not None and not bar.disable:
-            shown = {k: f"{v['accuracy'] or 0:.3f}" for k, v in record["splits"].items()}
+            shown = {k: progress_figure(v) for k, v in record["splits"].items()}
             bar.set_postfix(shown, refresh=False)
         if self.on_eval:
             self.on_eval(record)
@@ -363,6 +345,13 @@ def train_loop(
         status: Literal["completed", "diverged"] = "diverged" if diverged_at[i] is not None else "completed"
         outcomes.append(TrainOutcome(status, stopped[i], diverged_at[i], final, t.history, None))
     return outcomes
+
+
+def progress_figure(split: dict[str, Any]) -> str:
+    """A split's accuracy for the progress bar; its loss where there is no accuracy (regression)."""
+    if split["accuracy"] is not None:
+        return f"{split['accuracy']:.3f}"
+    return f"loss {split['loss']:.3g}" if split["loss"] is not None else "nan"
 
 
 def finite_or_null(x: float | None) -> float | None:
