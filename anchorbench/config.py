@@ -25,9 +25,15 @@ def hashed(model: BaseModel) -> dict[str, Any]:
 
     A field added after runs were recorded is named in the class's ``HASH_ONLY_IF_SET`` with the
     value that keeps the old behaviour; it is hashed only when set to something else, so every
-    earlier run and submission keeps its hash (and ``leaderboard verify`` its records).
+    earlier run and submission keeps its hash (and ``leaderboard verify`` its records). A field
+    that is itself a typed config is hashed by the same rule, with its own class's list.
     """
-    return without_old_defaults(type(model), model.model_dump(mode="json"))
+    data = model.model_dump(mode="json")
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            data[name] = hashed(value)
+    return without_old_defaults(type(model), data)
 
 
 def without_old_defaults(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
@@ -130,3 +136,53 @@ def split_key(key: str) -> tuple[str, str]:
     if section not in SECTIONS:
         raise UserError(f"unknown config section '{section}' in '{key}' (known: {', '.join(SECTIONS)})")
     return section, name
+
+
+# -- one run's configuration ------------------------------------------------------------------
+class TaskChoice(BaseModel):
+    """What defines a task's data and scores; its hash is the task's spec hash."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    family: str
+    params: dict[str, Any] = Field(
+        description="the family's resolved parameters as hashed (a field added later is left out at its old value)"
+    )
+    scores: list[str]
+    primary_score: str
+
+    def spec_hash(self) -> str:
+        from anchorbench.specs import content_hash
+
+        return content_hash(self.model_dump(mode="json"))
+
+
+class ModelChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="registry name or 'module:attr'")
+    config: dict[str, Any] = Field(description="the model's resolved config")
+
+
+class RunConfig(BaseModel):
+    """Everything that defines one run: task, model, training recipe, seed, intervention.
+
+    Stored verbatim in every result (``config``); the run's config hash is computed from this
+    record alone: the task enters as its spec hash, every other section as its dump (fields
+    added later left out at their old values, see :func:`hashed`), so hashes recorded before
+    this class existed still hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    HASH_ONLY_IF_SET: ClassVar[dict[str, Any]] = {"intervention": None}  # plain runs: hashes from before interventions
+
+    task: TaskChoice
+    model: ModelChoice
+    train: TrainConfig
+    seed: int = Field(ge=0)
+    intervention: dict[str, Any] | None = Field(None, description="name and config; null for a plain run")
+
+    def config_hash(self) -> str:
+        from anchorbench.specs import content_hash
+
+        return content_hash({**hashed(self), "task": self.task.spec_hash()})

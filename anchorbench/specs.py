@@ -129,18 +129,16 @@ class TaskSpec(Spec):
 
         return validate(self.family_obj.params, {**self.params, **(overrides or {})}, "task")
 
+    def choice(self, params: BaseModel) -> Any:
+        """The task as it enters a run's configuration (anchorbench.config.TaskChoice)."""
+        from anchorbench.config import TaskChoice, hashed
+
+        return TaskChoice(id=self.id, family=self.family, params=hashed(params), scores=self.scores,
+                          primary_score=self.primary_score)  # fmt: skip
+
     def spec_hash(self, params: BaseModel) -> str:
         """Content hash of what defines the data and the scores (not the training recipe)."""
-        from anchorbench.config import hashed
-
-        payload = {
-            "id": self.id,
-            "family": self.family,
-            "params": hashed(params),
-            "scores": self.scores,
-            "primary_score": self.primary_score,
-        }
-        return content_hash(payload)
+        return self.choice(params).spec_hash()
 
 
 class SuiteEntry(Spec):

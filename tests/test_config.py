@@ -275,3 +275,55 @@ def test_log_eval_steps_are_denser_early() -> None:
     got = eval_steps(TrainConfig(steps=1000, warmup_steps=0, eval_schedule="log", eval_points=20))
     assert sum(s <= 100 for s in got) > sum(s > 100 for s in got) / 2
     assert 1 in got
+
+
+# -- one typed run configuration ---------------------------------------------------------------
+def test_a_result_carries_its_run_config_and_its_hash_is_recomputed_from_it_alone(tmp_path, cli) -> None:
+    """result.config is the whole configuration as hashed: from the JSON record alone, without the
+    task spec, the model class or the plan, RunConfig gives back the recorded config hash; a record
+    written before the field existed (schema 2) still reads."""
+    import json
+
+    from conftest import TINY_ARGS
+
+    from anchorbench.config import RunConfig
+    from anchorbench.execution.results import RunResult
+
+    out = tmp_path / "r"
+    args = ["run", "matching-chain-v2", *TINY_ARGS, "--set", "task.n_train=2000", "--out", str(out)]
+    assert cli(*args, "--intervention", "orthogonal-noise").code == 0
+    results = [json.loads(p.read_text()) for p in sorted(out.rglob("result.json"))]
+    assert len(results) == 2  # the plain arm and its twin
+    hashes = set()
+    for data in results:
+        config = RunConfig.model_validate(data["config"])
+        assert config.config_hash() == data["config_hash"]
+        assert config.task.spec_hash() == data["task"]["spec_hash"]
+        assert config.train.model_dump(mode="json") == data["train"]
+        hashes.add(data["config_hash"])
+    assert len(hashes) == 2  # the intervention enters the hash
+    plain = next(d for d in results if d["intervention"] is None)
+    changed = {**plain["config"], "seed": 1}
+    assert RunConfig.model_validate(changed).config_hash() != plain["config_hash"]
+    old = {k: v for k, v in plain.items() if k != "config"} | {"schema_version": 2}
+    assert RunResult.model_validate(old).config is None
+
+
+def test_run_config_hashes_are_the_hashes_recorded_before_it(tmp_path) -> None:
+    """The committed leaderboard records were hashed by the hand-built payload that RunConfig
+    replaced; planning their suite entries today gives the same config hashes."""
+    import json
+    from pathlib import Path
+
+    from anchorbench.leaderboard.record import Submission
+    from anchorbench.leaderboard.verify import entry_plan
+
+    checked = 0
+    for path in sorted((Path(__file__).parent.parent / "leaderboard" / "submissions").glob("*.json")):
+        sub = Submission.model_validate(json.loads(path.read_text()))
+        for label, task in sub.tasks.items():
+            plan = entry_plan(sub, label)
+            for seed in task.seeds:
+                assert plan.config_hash(seed.seed) == seed.config_hash, (path.name, label)
+                checked += 1
+    assert checked >= 6 * 3

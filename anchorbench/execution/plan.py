@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from anchorbench.config import TrainConfig, hashed, parse_set, split_key, validate
+from anchorbench.config import ModelChoice, RunConfig, TrainConfig, parse_set, split_key, validate
 from anchorbench.errors import UserError
 from anchorbench.execution.results import TaskRef
 from anchorbench.registry import METRICS, PROBES, TASKS
@@ -48,16 +48,18 @@ class EntryPlan:
     def intervention_ref(self) -> dict[str, Any] | None:
         return None if self.intervention is None else {"name": self.intervention.name, **self.intervention.config}
 
+    def run_config(self, seed: int) -> RunConfig:
+        """The run's whole configuration, as every result stores it."""
+        return RunConfig(
+            task=self.task.choice(self.params),
+            model=ModelChoice(name=self.model.name, config=self.model.config),
+            train=self.train,
+            seed=seed,
+            intervention=self.intervention_ref(),
+        )
+
     def config_hash(self, seed: int) -> str:
-        payload = {
-            "task": self.spec_hash,
-            "model": {"name": self.model.name, "config": self.model.config},
-            "train": hashed(self.train),
-            "seed": seed,
-        }
-        if self.intervention is not None:  # plain runs keep the hashes they had before interventions
-            payload["intervention"] = self.intervention_ref()
-        return content_hash(payload)
+        return self.run_config(seed).config_hash()
 
     @cached_property
     def code_hash(self) -> str:

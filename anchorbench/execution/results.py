@@ -19,13 +19,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
+from anchorbench.config import RunConfig
 from anchorbench.execution.numerics import stack_fields
 from anchorbench.execution.provenance import git_hash
 from anchorbench.files import now
 from anchorbench.scoring.stats import kaplan_meier_median, mean_ci
 
 # 2: the numerics stack in Environment, the code hash in ModelRef; version 1 records stay readable.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schema"  # anchorbench/schema
 
 
@@ -99,17 +100,42 @@ class SplitSummary(Record):
         return data
 
 
+class GrokTiming(BaseModel):
+    """Grokking timing of one run at one threshold q (anchorbench.scoring.grokking.timing)."""
+
+    model_config = ConfigDict(extra="allow")  # records of older versions may carry fields since dropped
+
+    q: float | None = None
+    t_fit: int | None = Field(None, description="first evaluated step with train accuracy >= q")
+    t_gen: int | None = Field(None, description="first step test accuracy reached q and held for the hold window")
+    ratio: float | None = Field(None, description="t_gen / t_fit")
+    delay: int | None = Field(None, description="t_gen - t_fit")
+    resolution_fit: int | None = Field(None, description="steps between the evaluations around t_fit")
+    resolution_gen: int | None = Field(None, description="steps between the evaluations around t_gen")
+    grokked: bool | None = None
+    censored: bool | None = Field(None, description="t_gen not reached within the budget")
+    budget: int | None = None
+    spikes: int | None = Field(None, description="crossings of q by test accuracy that did not hold")
+    ungrokked_at: int | None = Field(None, description="a later step where test accuracy fell below q again")
+    verdict: str | None = None
+
+
 class RunResult(Record):
     """One training run: one task, one model config, one seed."""
 
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
     kind: Literal["run"] = "run"
     name: str = Field(description="the run's path relative to the results folder")
     task: TaskRef
     model: ModelRef
     intervention: dict[str, Any] | None = Field(None, description="name and config; null for a plain run")
-    train: dict[str, Any] = Field(description="the full TrainConfig")
+    train: dict[str, Any] = Field(description="the full TrainConfig (typed in config.train from schema 3)")
     seed: int
+    config: RunConfig | None = Field(
+        None,
+        description="the run's whole configuration, typed, as hashed: config_hash is recomputed from it alone "
+        "(RunConfig.config_hash); null in records before schema 3",
+    )
     config_hash: str = Field(description="sha256 over task params, model config, train config and seed")
     status: Literal["completed", "diverged"]
     steps_completed: int
@@ -121,7 +147,7 @@ class RunResult(Record):
     scores: dict[str, float | None] = Field(description="metric -> final value; null if not finite")
     splits: dict[str, SplitSummary] = Field(description="final per-split and per-group accuracy")
     probes: dict[str, Any] = Field(default_factory=dict, description="end-of-training probes (e.g. attention)")
-    timing: dict[str, dict[str, Any]] = Field(
+    timing: dict[str, GrokTiming] = Field(
         default_factory=dict, description="grokking timing per threshold q ('0.95', '0.99'); see scoring/grokking.py"
     )
     wall_time_s: float = Field(description="training and evaluation time of this process")
@@ -142,7 +168,7 @@ class ScoreSummary(Record):
 class AggregateResult(Record):
     """All seeds of one task and model config."""
 
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
     kind: Literal["aggregate"] = "aggregate"
     name: str
     task: TaskRef
@@ -170,13 +196,13 @@ def aggregate(name: str, results: list[RunResult], metrics: dict[str, Any]) -> A
         scores[metric] = ScoreSummary(direction=info.direction, values=values, **stats)  # type: ignore[arg-type]
     timing = {}
     for q in first.timing:
-        per_seed = [r.timing.get(q, {}) for r in results]
+        per_seed = [r.timing.get(q, GrokTiming()) for r in results]
         km = kaplan_meier_median(
-            [t.get("t_gen") for t in per_seed], [t.get("budget", r.steps_completed) for t, r in zip(per_seed, results)]
+            [t.t_gen for t in per_seed], [t.budget or r.steps_completed for t, r in zip(per_seed, results)]
         )
         timing[q] = {
-            "fraction_grokked": sum(bool(t.get("grokked")) for t in per_seed) / len(per_seed),
-            "grokked": sum(bool(t.get("grokked")) for t in per_seed),
+            "fraction_grokked": sum(bool(t.grokked) for t in per_seed) / len(per_seed),
+            "grokked": sum(bool(t.grokked) for t in per_seed),
             "n": len(per_seed),
             "km_median_t_gen": km["median"],
             "km_ci": [km["ci_low"], km["ci_high"]],

@@ -216,6 +216,7 @@ def finish_seed(
         intervention=plan.intervention_ref(),
         train=plan.train.model_dump(mode="json"),
         seed=seed,
+        config=plan.run_config(seed),
         config_hash=plan.config_hash(seed),
         status=outcome.status,
         steps_completed=outcome.steps_completed,

@@ -22,7 +22,8 @@ def plot_seed(folder: Path) -> list[Path]:
     history = read_jsonl(folder / result.history)
     title = f"{result.task.id} · {result.model.name} · seed {result.seed}"
     written = [folder / "curves.png"]
-    plots.curves_plot(history, result.timing, path=written[0], title=title)
+    timing = {q: t.model_dump() for q, t in result.timing.items()}
+    plots.curves_plot(history, timing, path=written[0], title=title)
     if plots.probes_plot(history, path=folder / "probes.png", title=title):
         written.append(folder / "probes.png")
     return written

@@ -132,11 +132,11 @@ def timing_table(results: Sequence[RunResult], agg: AggregateResult) -> str:
         row: list[Any] = [r.seed]
         for q in qs:
             t = r.timing[q]
-            mark = "yes" if t["grokked"] else ("censored" if t["censored"] else "no")
+            mark = "yes" if t.grokked else ("censored" if t.censored else "no")
             row += [
-                _time(t["t_fit"], t["resolution_fit"]),
-                _time(t["t_gen"], t["resolution_gen"]),
-                num(t["ratio"], 1),
+                _time(t.t_fit, t.resolution_fit),
+                _time(t.t_gen, t.resolution_gen),
+                num(t.ratio, 1),
                 mark,
             ]
         rows.append(row)
