@@ -26,14 +26,16 @@ def hashed(model: BaseModel) -> dict[str, Any]:
     A field added after runs were recorded is named in the class's ``HASH_ONLY_IF_SET`` with the
     value that keeps the old behaviour; it is hashed only when set to something else, so every
     earlier run and submission keeps its hash (and ``leaderboard verify`` its records). A field
-    that is itself a typed config is hashed by the same rule, with its own class's list.
+    removed from a class is named in its ``HASH_REMOVED`` with the value it always had, and hashed
+    as if it were still there. A field that is itself a typed config is hashed by the same rules.
     """
     data = model.model_dump(mode="json")
     for name in type(model).model_fields:
         value = getattr(model, name)
         if isinstance(value, BaseModel):
             data[name] = hashed(value)
-    return without_old_defaults(type(model), data)
+    # fields removed since runs were recorded, at the one value they always had (data.family.TokenParams)
+    return {**without_old_defaults(type(model), data), **getattr(type(model), "HASH_REMOVED", {})}
 
 
 def without_old_defaults(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:

@@ -209,10 +209,22 @@ def test_v2_fields_are_hashed_only_when_set_away_from_v1():
     family = TASKS.get(CHAIN).family_obj
     v1 = family.params.model_validate({"hops": 1, **V1_RULE})
     added = {"ood_rule", "ood_shifts", "ood_shift", "diagnostic_splits"}
-    assert set(hashed(v1)) == set(v1.model_dump()) - added
+    removed = {"noise_low", "noise_high"}  # no longer parameters, hashed at the values they always had
+    assert set(hashed(v1)) == (set(v1.model_dump()) - added) | removed
+    assert removed.isdisjoint(v1.model_dump())
     for key, value in (("ood_shifts", [0, 1, 2, 3, 4]), ("ood_shift", 50)):
         assert key in hashed(v1.model_copy(update={key: value}))
     assert {"ood_rule", "diagnostic_splits"} <= set(hashed(TASKS.get(CHAIN).resolve_params({})))
+
+
+def test_matching_has_no_noise_parameters_and_old_records_naming_them_still_read():
+    """The noise range never applied to matching; it is gone from its parameters. A record that
+    lists it at the value it always had reads as before; any other value is refused."""
+    spec = TASKS.get(CHAIN)
+    assert "noise_low" not in spec.family_obj.params.model_fields
+    assert spec.resolve_params({"noise_low": 20, "noise_high": 99}) == spec.resolve_params({})
+    with pytest.raises(UserError, match="noise_low is not a parameter"):
+        spec.resolve_params({"noise_low": 30})
 
 
 def test_double_chain_has_two_disjoint_chains_and_the_label_is_on_the_querys_own():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,17 +22,22 @@ MAX_EXAMPLES = 100_000_000  # per split: data is generated in memory (int64 work
 BYTE = 256  # positions, pattern starts and pairs are drawn as uint8 (faster); a wider draw would change the data
 
 
-class FamilyParams(BaseModel):
-    """Parameters every anchor-style family shares ([AF]/[INIT] conventions)."""
+class TokenParams(BaseModel):
+    """Parameters every token family shares: the vocabulary, the sequence length, the split sizes.
+
+    ``HASH_REMOVED`` names fields a family once carried without using them, with the one value they
+    always had: they are no longer parameters, yet enter the spec hash as before (so earlier runs
+    and the committed submissions keep their hashes), and a record that still lists them at that
+    value reads as it did.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    HASH_REMOVED: ClassVar[dict[str, Any]] = {}
 
     vocab_size: int = Field(201, ge=2, le=MAX_VOCAB, description="token ids 0..vocab_size-1; 0 is padding")
     seq_len: int = Field(9, ge=2, description="input tokens per sequence; the label is one more token")
     n_train: int = Field(ge=1, description="training sequences (a fixed set, drawn once)")
     n_test: int = Field(ge=1, description="sequences in each evaluation split")
-    noise_low: int = Field(20, ge=1, description="smallest noise/key token")
-    noise_high: int = Field(99, ge=1, description="largest noise/key token (inclusive)")
 
     @model_validator(mode="before")
     @classmethod
@@ -45,16 +50,37 @@ class FamilyParams(BaseModel):
                     raise ValueError(f"{key} takes an integer, got {value}")
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and cls.HASH_REMOVED:
+            for key, value in cls.HASH_REMOVED.items():
+                if key in data and data[key] != value:
+                    raise ValueError(f"{key} is not a parameter of this family (it never used one)")
+            data = {k: v for k, v in data.items() if k not in cls.HASH_REMOVED}
+        return data
+
+    @model_validator(mode="after")
+    def _sizes(self) -> TokenParams:
+        for name in ("n_train", "n_test"):
+            n = getattr(self, name)
+            if n > MAX_EXAMPLES:
+                raise ValueError(f"{name} {n:,} is over {MAX_EXAMPLES:,} (data is generated in memory)")
+        return self
+
+
+class FamilyParams(TokenParams):
+    """Parameters of the anchor-style families ([AF]/[INIT] conventions): tokens plus a noise range."""
+
+    noise_low: int = Field(20, ge=1, description="smallest noise/key token")
+    noise_high: int = Field(99, ge=1, description="largest noise/key token (inclusive)")
+
     @model_validator(mode="after")
     def _noise_in_vocab(self) -> FamilyParams:
         if not self.noise_low <= self.noise_high < self.vocab_size:
             raise ValueError(
                 f"need noise_low <= noise_high < vocab_size, got {self.noise_low}, {self.noise_high}, {self.vocab_size}"
             )
-        for name in ("n_train", "n_test"):
-            n = getattr(self, name)
-            if n > MAX_EXAMPLES:
-                raise ValueError(f"{name} {n:,} is over {MAX_EXAMPLES:,} (data is generated in memory)")
         return self
 
 

@@ -33,7 +33,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from anchorbench.data.dataset import Dataset, token_dtype
-from anchorbench.data.family import BYTE, Family, FamilyParams, split_of
+from anchorbench.data.family import BYTE, Family, TokenParams, split_of
 from anchorbench.data.seeding import rng_for
 
 # Each split's chains: (what the ids are, id range fields, edge-type field), as generate draws them.
@@ -43,12 +43,14 @@ SHARE_SAMPLE = 4000  # chains drawn to estimate how many avoid a repeated node
 MIN_DISTINCT_SHARE = 0.01  # generation costs about n / share chain draws
 
 
-class MatchingParams(FamilyParams):
+class MatchingParams(TokenParams):
     ORDER_TOKEN: ClassVar[bool] = False  # matching-order states k in the sequence
     N_CHAINS: ClassVar[int] = 1  # matching-double-chain: a second, disjoint chain as a distractor
     # Added with v2: v1 tasks keep their spec hash (and the committed submissions their records).
     HASH_ONLY_IF_SET: ClassVar[dict] = {"ood_rule": "unseen", "ood_shifts": None, "ood_shift": 100,
                                         "diagnostic_splits": False}  # fmt: skip
+    # Carried (unused) until the family parameters were cleaned up; hashed at their constant values.
+    HASH_REMOVED: ClassVar[dict] = {"noise_low": 20, "noise_high": 99}
 
     seq_len: int = Field(0, description="derived: 2 * (chain_len - 1) + 1 (+1 with an order token); leave 0")
     n_train: int = Field(100_000, ge=1)
@@ -69,8 +71,6 @@ class MatchingParams(FamilyParams):
     ood_shifts: list[int] | None = Field(None, description="edge types of OOD chains; default: train_shifts")
     ood_shift: int = Field(100, ge=1, description="code rule: the label and its predecessor move by -ood_shift")
     diagnostic_splits: bool = Field(False, description="add the ood_unseen and ood_query splits (code rule)")
-    noise_low: int = Field(20, description="unused by matching; kept for the shared parameter set")
-    noise_high: int = Field(99, description="unused by matching")
 
     @model_validator(mode="before")
     @classmethod
