@@ -163,8 +163,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         n = f"{len(plan.entries)} run(s) x {len(request.seeds)} seed(s)"
         print(f"anchorbench {__version__}: {n} -> {out}", file=sys.stderr)
     outcomes = runner.execute(
-        plan, out=out, resume=args.resume, progress=not args.quiet, reuse=args.reuse, on_result=announce
-    )
+        plan, out=out, resume=args.resume, progress=not args.quiet, reuse=args.reuse, on_result=announce,
+        workers=args.workers, include_paths=tuple(args.include_path),
+    )  # fmt: skip
     for o in outcomes:
         print()
         print(tables.run_header(o.results))
@@ -336,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="copy identical completed runs (same config hash and code hash) from the results "
                    "folder instead of training them again; refused on a checkout with uncommitted changes")  # fmt: skip
     q.add_argument("--no-groups", action="store_true", help="print per-split accuracy only")
+    q.add_argument("--workers", type=int, default=1,
+                   help="train the (entry, seed) runs on this many processes (default 1: one after another); each "
+                   "gets train.threads, or the cores divided among the workers; the numbers are those of a "
+                   "sequential run with the same threads")  # fmt: skip
     q.set_defaults(func=cmd_run)
 
     q = sub.add_parser("plot", help="draw a results folder: curves with t_fit/t_gen, probes, t_gen survival")

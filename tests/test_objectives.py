@@ -50,9 +50,11 @@ def test_the_three_objectives_are_registered():
     assert set(OBJECTIVES.names()) >= {"last-token", "all-tokens", "regression"}
 
 
-def test_all_tokens_scores_every_position(fixtures, cli, tmp_path):
+def test_all_tokens_scores_every_position(fixtures, cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(PLUGINS))  # the spawned workers import the fixture family
     out = tmp_path / "lm"
-    r = cli("run", LM, "--seeds", "2", "--out", str(out), "--quiet")
+    # two worker processes: each registers the task folder and imports the plug-in family itself
+    r = cli("run", LM, "--seeds", "2", "--out", str(out), "--quiet", "--workers", "2", "--include-path", str(TASK_DIR))
     assert r.code == 0, r.err
     results = check_results(out)
     for res in results:

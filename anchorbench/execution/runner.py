@@ -6,6 +6,8 @@ its names are re-exported here for callers of the runner.
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from anchorbench.errors import UserError
-from anchorbench.execution.plan import EntryPlan, Plan
+from anchorbench.execution.plan import EntryPlan, Plan, Request
 from anchorbench.execution.results import AggregateResult, ModelRef, RunResult, SplitSummary, aggregate, environment
 from anchorbench.files import now, read_json, write_json
 from anchorbench.registry import METRICS, PROBES
@@ -259,8 +261,14 @@ def execute(
     progress: bool,
     reuse: bool = False,
     on_result: Callable[[EntryPlan, RunResult], None] | None = None,
+    workers: int = 1,
+    include_paths: tuple[str, ...] = (),
 ) -> list[EntryOutcome]:
+    """Train every (entry, seed) of ``plan`` into ``out``, one after another or on ``workers``
+    processes, then aggregate each entry and write its aggregate.json."""
     seeds = plan.request.seeds
+    if workers < 1:
+        raise UserError("--workers must be at least 1")
     out.mkdir(parents=True, exist_ok=True)
     from anchorbench.execution.locking import hold
 
@@ -268,23 +276,86 @@ def execute(
         if not (out / MANIFEST).exists():
             suite = {"id": plan.suite.id, "version": plan.suite.version} if plan.suite else None
             write_json(out / MANIFEST, {**plan.request.manifest(), "suite": suite, "created_at": now()})
+        done: dict[tuple[str, int], RunResult] = {}
+        if workers > 1 and len(plan.entries) * len(seeds) > 1:
+            jobs = [
+                SeedJob(plan.request, include_paths, e.label, s, out / e.label / f"seed-{s}", out.parent, resume, reuse,
+                        e.train.threads or max(1, (os.cpu_count() or 1) // workers))
+                for e in plan.entries
+                for s in seeds
+            ]  # fmt: skip
+            by_label = {e.label: e for e in plan.entries}
+            done = train_on_workers(jobs, workers, lambda r, j: on_result(by_label[j.label], r) if on_result else None)
         outcomes = []
         for entry in plan.entries:
             folder = out / entry.label
             results = []
             for seed in seeds:
-                result = run_seed(
-                    entry, seed, folder / f"seed-{seed}", results_root=out.parent, resume=resume, progress=progress,
-                    reuse=reuse, probes=plan.request.probes,
-                )  # fmt: skip
+                result = done.get((entry.label, seed))
+                if result is None:
+                    result = run_seed(
+                        entry, seed, folder / f"seed-{seed}", results_root=out.parent, resume=resume,
+                        progress=progress, reuse=reuse, probes=plan.request.probes,
+                    )  # fmt: skip
+                    if on_result:
+                        on_result(entry, result)
                 results.append(result)
-                if on_result:
-                    on_result(entry, result)
             metrics = {name: METRICS.get(name) for name in entry.task.scores}
             agg = aggregate(f"{out.name}/{entry.label}", results, metrics)
             write_json(folder / "aggregate.json", agg)
             outcomes.append(EntryOutcome(entry, results, agg, folder))
         return outcomes
+
+
+@dataclass(frozen=True)
+class SeedJob:
+    """One (entry, seed) of a plan, for a worker process: the request is planned again there."""
+
+    request: Request
+    include_paths: tuple[str, ...]  # --include-path folders, registered again in the worker
+    label: str
+    seed: int
+    run_dir: Path
+    results_root: Path
+    resume: bool
+    reuse: bool
+    threads: int
+
+
+def run_seed_job(job: SeedJob) -> tuple[str, int, RunResult]:
+    """A worker's part of ``run --workers``: plan the request, train one seed of one entry."""
+    from anchorbench.execution.plan import make_plan
+    from anchorbench.specs import include_task_dir
+
+    for folder in job.include_paths:  # a spawned worker starts with the built-in tasks only
+        include_task_dir(Path(folder))
+    entry = next(e for e in make_plan(job.request).entries if e.label == job.label)
+    result = run_seed(entry, job.seed, job.run_dir, results_root=job.results_root, resume=job.resume,
+                      progress=False, reuse=job.reuse, probes=job.request.probes, threads=job.threads)  # fmt: skip
+    return job.label, job.seed, result
+
+
+def train_on_workers(
+    jobs: list[SeedJob], workers: int, on_result: Callable[[RunResult, SeedJob], Any]
+) -> dict[tuple[str, int], RunResult]:
+    """Run ``jobs`` on a pool of ``workers`` processes; a job that fails stops the run with its
+    one-line error (finished seeds stay written, so ``--resume`` goes on from there)."""
+    from contextlib import closing
+
+    from anchorbench.execution.backends import Lost, ProcessPool
+
+    done = {}
+    runs = ProcessPool(workers).map(run_seed_job, jobs)
+    with closing(runs):  # an error here stops the other workers now
+        for returned in runs:
+            if isinstance(returned, Lost):
+                job = returned.job
+                error = re.sub(r"^anchorbench\.errors\.\w+: ", "", returned.error)  # a user error reads as one
+                raise UserError(f"{job.label} seed {job.seed}: {error}")
+            label, seed, result = returned
+            done[(label, seed)] = result
+            on_result(result, next(j for j in jobs if (j.label, j.seed) == (label, seed)))
+    return done
 
 
 def comparisons(plan: Plan, outcomes: list[EntryOutcome], out: Path) -> list[Any]:
