@@ -176,7 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print()
             print(tables.timing_table(o.results, o.aggregate))
         final_probes = [_last_probes(o.folder / f"seed-{r.seed}" / r.history) for r in o.results]
-        if any(final_probes) or any(r.probes.get("power_law", {}).get("alpha") is not None for r in o.results):
+        if any(final_probes) or any(r.probes.power_law and r.probes.power_law.alpha is not None for r in o.results):
             print()  # only where there is something to show: a probe, or a power law with a long enough window
             print(tables.dynamics_table(o.results, final_probes))
         print(f"-> {o.folder}/aggregate.json, {o.folder}/seed-*/result.json, history.jsonl")

@@ -120,6 +120,32 @@ class GrokTiming(BaseModel):
     verdict: str | None = None
 
 
+class PowerLawFit(BaseModel):
+    """The loss power law L(t) = c t^-alpha + L_inf fitted to a run's training loss
+    (anchorbench.scoring.dynamics.power_law); alpha is null when the window is too short."""
+
+    model_config = ConfigDict(extra="allow")
+
+    alpha: float | None = None
+    c: float | None = None
+    l_inf: float | None = None
+    r2: float | None = None
+    alpha_loglog: float | None = Field(None, description="the plain log-log slope, as a cross-check")
+    r2_loglog: float | None = None
+    window: dict[str, float | int] | None = Field(None, description="start, end, decades and points of the fit")
+    flag: bool | None = Field(None, description="the two fits disagree by > 0.1 or R^2 < 0.98")
+    reason: str | None = None
+
+
+class RunProbes(BaseModel):
+    """End-of-training measurements: the loss power law, and each probe the task declares under
+    its registered name (e.g. matching-attention: the attention of the matching mechanism)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    power_law: PowerLawFit | None = None
+
+
 class RunResult(Record):
     """One training run: one task, one model config, one seed."""
 
@@ -146,7 +172,7 @@ class RunResult(Record):
     )
     scores: dict[str, float | None] = Field(description="metric -> final value; null if not finite")
     splits: dict[str, SplitSummary] = Field(description="final per-split and per-group accuracy")
-    probes: dict[str, Any] = Field(default_factory=dict, description="end-of-training probes (e.g. attention)")
+    probes: RunProbes = Field(default_factory=RunProbes, description="end-of-training probes (e.g. attention)")
     timing: dict[str, GrokTiming] = Field(
         default_factory=dict, description="grokking timing per threshold q ('0.95', '0.99'); see scoring/grokking.py"
     )

@@ -17,7 +17,15 @@ from typing import Any
 
 from anchorbench.errors import UserError
 from anchorbench.execution.plan import EntryPlan, Plan, Request
-from anchorbench.execution.results import AggregateResult, ModelRef, RunResult, SplitSummary, aggregate, environment
+from anchorbench.execution.results import (
+    AggregateResult,
+    ModelRef,
+    PowerLawFit,
+    RunResult,
+    SplitSummary,
+    aggregate,
+    environment,
+)
 from anchorbench.files import now, read_json, write_json
 from anchorbench.registry import METRICS, PROBES
 
@@ -231,10 +239,11 @@ def finish_seed(
         created_at=now(),
         env=environment(str(trainer.device), torch.get_num_threads()),
     )
-    result.probes["power_law"] = finite_tree(history_power_law(outcome.history, plan.train.warmup_steps))
+    result.probes.power_law = PowerLawFit(**finite_tree(history_power_law(outcome.history, plan.train.warmup_steps)))
     for name in plan.task.probes:
         probe = PROBES.get(name)
-        result.probes[name] = data = probe.compute(trainer.model, trainer.dataset, plan.params)
+        data = probe.compute(trainer.model, trainer.dataset, plan.params)
+        setattr(result.probes, name, data)
         if probe.plot is not None:
             probe.plot(data, run_dir / f"{name}.png")
     # clone: in an ensemble the parameters are views into stacked tensors, and saving a view

@@ -159,8 +159,8 @@ def dynamics_table(results: Sequence[RunResult], final_probes: Sequence[dict[str
     """Per seed: the probes at the last evaluation (if recorded) and the loss power-law fit."""
     rows = []
     for r, probes in zip(results, final_probes):
-        pl = r.probes.get("power_law", {})
-        alpha = "—" if pl.get("alpha") is None else f"{pl['alpha']:.2f}" + (" (flag)" if pl.get("flag") else "")
+        pl = r.probes.power_law
+        alpha = "—" if pl is None or pl.alpha is None else f"{pl.alpha:.2f}" + (" (flag)" if pl.flag else "")
         row = [r.seed, alpha]
         if probes:
             cond = probes.get("condensation") or {}
