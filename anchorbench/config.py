@@ -9,6 +9,8 @@ unknown keys and wrong types are user errors with one-line messages.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from typing import Any, ClassVar, Literal
 
@@ -18,6 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from anchorbench.errors import UserError
 
 SECTIONS = ("task", "model", "train", "intervention")
+
+
+def content_hash(payload: Any) -> str:
+    """sha256 over the canonical JSON of ``payload`` (sorted keys, no spaces)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def hashed(model: BaseModel) -> dict[str, Any]:
@@ -155,8 +163,6 @@ class TaskChoice(BaseModel):
     primary_score: str
 
     def spec_hash(self) -> str:
-        from anchorbench.specs import content_hash
-
         return content_hash(self.model_dump(mode="json"))
 
 
@@ -185,6 +191,4 @@ class RunConfig(BaseModel):
     intervention: dict[str, Any] | None = Field(None, description="name and config; null for a plain run")
 
     def config_hash(self) -> str:
-        from anchorbench.specs import content_hash
-
         return content_hash({**hashed(self), "task": self.task.spec_hash()})

@@ -6,7 +6,6 @@ the package (``anchorbench/_tasks``), so ``pip install .`` finds them too.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import re
@@ -321,11 +320,6 @@ class SweepSpec(Spec):
         """The config axes as a suite grid: one entry per combination, seeds aside."""
         grid = {k: v for k, v in self.axes.items() if k != "seed"}
         return SuiteSpec(id=self.id, version=self.version, title=self.title, runs=[self.base], grid=grid)
-
-
-def content_hash(payload: Any) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def read_yaml(path: Path) -> Any:

@@ -296,7 +296,7 @@ def test_bad_phase_reductions_are_one_line_errors(tmp_path: Path, cli, phase, me
 
 
 def test_phase_fields_added_later_leave_a_sweeps_hash_alone(tmp_path: Path):
-    from anchorbench.specs import content_hash
+    from anchorbench.config import content_hash
 
     plain = make_sweep_plan(str(write_sweep(tmp_path, {"model.init_rate": [0.5]}, phase={"x": "model.init_rate"})))
     dump = plain.spec.model_dump(mode="json")

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from anchorbench.config import ModelChoice, RunConfig, TrainConfig, parse_set, split_key, validate
+from anchorbench.config import ModelChoice, RunConfig, TrainConfig, content_hash, parse_set, split_key, validate
 from anchorbench.errors import UserError
 from anchorbench.execution.results import TaskRef
 from anchorbench.registry import METRICS, PROBES, TASKS
@@ -23,7 +23,6 @@ from anchorbench.specs import (
     SuiteEntry,
     SuiteSpec,
     TaskSpec,
-    content_hash,
     load_suite,
     suite_paths,
 )

@@ -35,11 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from anchorbench.config import content_hash
 from anchorbench.errors import UserError
 from anchorbench.execution.backends import Lost
 from anchorbench.execution.plan import EntryPlan, plan_entry
 from anchorbench.files import atomic_write, now, read_json, write_json
-from anchorbench.specs import SuiteEntry, SweepSpec, content_hash, load_sweep
+from anchorbench.specs import SuiteEntry, SweepSpec, load_sweep
 
 INDEX = "sweep.json"
 DONE = ("completed", "diverged")

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from anchorbench.config import TrainConfig, without_old_defaults
-from anchorbench.specs import SuiteSpec, content_hash, load_suite
+from anchorbench.config import TrainConfig, content_hash, without_old_defaults
+from anchorbench.specs import SuiteSpec, load_suite
 
 SUITE_ID = "standard"
 # The suite a submission is checked against: a built-in suite's name or a suite YAML path.
