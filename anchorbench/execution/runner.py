@@ -354,6 +354,7 @@ def train_on_workers(
     from anchorbench.execution.backends import Lost, ProcessPool
 
     done = {}
+    by_key = {(j.label, j.seed): j for j in jobs}
     runs = ProcessPool(workers).map(run_seed_job, jobs)
     with closing(runs):  # an error here stops the other workers now
         for returned in runs:
@@ -363,7 +364,7 @@ def train_on_workers(
                 raise UserError(f"{job.label} seed {job.seed}: {error}")
             label, seed, result = returned
             done[(label, seed)] = result
-            on_result(result, next(j for j in jobs if (j.label, j.seed) == (label, seed)))
+            on_result(result, by_key[(label, seed)])
     return done
 
 

@@ -119,10 +119,10 @@ class Evaluator:
         out = {}
         for name, split in self.splits.items():
             x, y = self.tensors[name]
+            size = self.cfg.eval_batch_size
             batches = [
-                self.objective.predict(model, x[i:j], y[i:j], name in self.context_only)
-                for i in range(0, len(split), self.cfg.eval_batch_size)
-                for j in [i + self.cfg.eval_batch_size]
+                self.objective.predict(model, x[i : i + size], y[i : i + size], name in self.context_only)
+                for i in range(0, len(split), size)
             ]
             preds = np.concatenate([b.preds for b in batches])
             out[name] = SplitEval(split, preds, np.concatenate([b.losses for b in batches]))
