@@ -127,10 +127,17 @@ def sweep_args(path: Path, model: str, out: Path, *extra: str) -> list[str]:
     return ["sweep", str(path), "--model", model, "--out", str(out), "--threads", "1", "--quiet", *extra]
 
 
+def _default_sigint() -> None:
+    # A shell's background job (`cmd &` without job control) starts with SIGINT ignored, and an
+    # ignored signal stays ignored across exec: the test's Ctrl-C would never reach the sweep.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(env: dict[str, str], *args: str) -> subprocess.Popen:
-    """``anchorbench *args`` in its own process group (so that a test can signal all of it)."""
+    """``anchorbench *args`` in its own process group (so that a test can signal all of it), with
+    SIGINT at its default whatever the test runner inherited."""
     return subprocess.Popen([*ANCHORBENCH, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)  # fmt: skip
+                            text=True, start_new_session=True, preexec_fn=_default_sigint)  # fmt: skip
 
 
 def cells(out: Path) -> dict[str, dict]:
