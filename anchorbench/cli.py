@@ -200,6 +200,15 @@ def _last_probes(history: Path) -> dict | None:
     return records[-1].get("probes") if records else None
 
 
+def cmd_answers(args: argparse.Namespace) -> int:
+    from anchorbench.scoring.answers import answers, answers_text
+
+    if args.top < 1:
+        raise UserError(f"--top must be at least 1, got {args.top}")
+    print(answers_text(answers(Path(args.run), args.split), args.top))
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from anchorbench.render.plot_command import plot_path
 
@@ -346,6 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("plot", help="draw a results folder: curves with t_fit/t_gen, probes, t_gen survival")
     q.add_argument("path", help="a seed's run folder, an entry folder or a whole results/<run> folder")
     q.set_defaults(func=cmd_plot)
+
+    q = sub.add_parser("answers", help="what a finished run's model answers on one split, as offsets from the key")
+    q.add_argument("run", help="a seed's run folder (result.json and model.pt)")
+    q.add_argument("--split", default="unseen", help="the split to evaluate (default: unseen)")
+    q.add_argument("--top", type=int, default=8, help="offsets to list, most frequent first (default 8)")
+    q.set_defaults(func=cmd_answers)
 
     q = sub.add_parser("sweep", help="a grid of configs x seeds (a sweep YAML), on a process pool or Ray")
     q.add_argument("file", help="a sweep YAML (e.g. tasks/sweeps/init-phase-cpu.yaml) or a built-in sweep's name")

@@ -192,6 +192,31 @@ def parse_grid(items: tuple[str, ...], suite: SuiteSpec) -> dict[str, list[Any]]
     return out
 
 
+def recorded_entry(
+    label: str,
+    task_id: str,
+    params: dict[str, Any],
+    model: tuple[str, dict[str, Any]],
+    train: dict[str, Any],
+    intervention: dict[str, Any] | None = None,
+) -> EntryPlan:
+    """The plan of a run as its record states it (a result.json, a board submission): what
+    `leaderboard verify` re-runs and `answers` rebuilds the model from."""
+    from anchorbench.models.build import resolve_model
+    from anchorbench.models.interventions import resolve_intervention
+
+    spec: TaskSpec = TASKS.get(task_id)
+    iv = dict(intervention or {})
+    return EntryPlan(
+        label=label,
+        task=spec,
+        params=spec.resolve_params(params),
+        model=resolve_model(model[0], dict(model[1])),
+        train=validate(TrainConfig, train, "train"),
+        intervention=resolve_intervention(str(iv.pop("name")), iv) if iv else None,
+    )
+
+
 def plan_entry(
     entry: SuiteEntry, model: str | None, sets: list[str] | tuple[str, ...], intervention: str | None = None
 ) -> EntryPlan:

@@ -66,10 +66,8 @@ class Verdict:
 
 
 def entry_plan(sub: Submission, label: str, *, allow_import: bool = False):  # -> EntryPlan
-    from anchorbench.config import TrainConfig, validate
-    from anchorbench.execution.plan import EntryPlan
-    from anchorbench.models.build import resolve_model
-    from anchorbench.registry import MODELS, TASKS
+    from anchorbench.execution.plan import recorded_entry
+    from anchorbench.registry import MODELS
 
     result = sub.tasks[label]
     name = result.model.name
@@ -79,14 +77,7 @@ def entry_plan(sub: Submission, label: str, *, allow_import: bool = False):  # -
             f"the submission's model '{name}' is not a registered model; verify imports it only with "
             "--allow-import (it runs that module's code)"
         )
-    spec = TASKS.get(result.task.id)
-    return EntryPlan(
-        label=label,
-        task=spec,
-        params=spec.resolve_params(result.task.params),
-        model=resolve_model(name, dict(result.model.config)),
-        train=validate(TrainConfig, result.train, "train"),
-    )
+    return recorded_entry(label, result.task.id, result.task.params, (name, result.model.config), result.train)
 
 
 def verify(
