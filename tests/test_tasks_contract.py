@@ -48,7 +48,8 @@ def params_for(task_id: str, **overrides: Any) -> Any:
 
 
 def a_changed_param(task_id: str) -> dict[str, Any]:
-    return {"n_train": 601} if "n_train" in fields(task_id) else {"train_fraction": 0.4}
+    # 610: a multiple of anchor-statistical's 5 copies
+    return {"n_train": 610} if "n_train" in fields(task_id) else {"train_fraction": 0.4}
 
 
 @cache
@@ -235,6 +236,12 @@ BAD_PARAMS = [
     ("anchor-composite-v1", {"label_overrides": {"34": -60}}),  # labels below 1
     ("anchor-composite-v1", {"vocab_size": 100}),  # labels above the vocab
     ("anchor-composite-v1", {"held_out_pairs": [[a, b] for a in range(1, 5) for b in range(1, 5)]}),
+    ("anchor-statistical-v1", {"p_x": 0.75}),  # 5 copies x 0.75 is not a whole number of copies
+    ("anchor-statistical-v1", {"p_x": 1.0}),  # no x+1 at all
+    ("anchor-statistical-v1", {"copies": 1}),
+    ("anchor-statistical-v1", {"n_train": 301}),  # not whole inputs
+    ("anchor-statistical-v1", {"n_test": 201}),  # the test split holds pairs
+    ("anchor-statistical-v1", {"vocab_size": 107}),  # x+1 of the largest key leaves the vocab
 ]
 
 

@@ -8,4 +8,5 @@ FAMILIES.register("anchor-composite", lazy="anchorbench.data.composition:COMPOSI
 FAMILIES.register("matching-chain", lazy="anchorbench.data.matching:CHAIN", origin="built-in")
 FAMILIES.register("matching-order", lazy="anchorbench.data.matching:ORDER", origin="built-in")
 FAMILIES.register("matching-double-chain", lazy="anchorbench.data.matching:DOUBLE_CHAIN", origin="built-in")
+FAMILIES.register("anchor-statistical", lazy="anchorbench.data.statistical:FAMILY", origin="built-in")
 FAMILIES.register("modular", lazy="anchorbench.data.modular:FAMILY", origin="built-in")
