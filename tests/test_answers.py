@@ -35,7 +35,9 @@ def test_the_shares_are_the_recorded_scores(composite_run: Path, cli):
     assert share.get(-6, 0.0) == pytest.approx(scores["symmetric_accuracy"])
     assert [o.share for o in a.offsets] == sorted((o.share for o in a.offsets), reverse=True)
     for o in a.offsets:
-        assert ("label" in o.marks) == (o.offset == -10) and ("symmetric" in o.marks) == (o.offset == -6)
+        assert ("a label" in o.marks) == (o.offset == -10) and ("symmetric" in o.marks) == (o.offset == -6)
+        assert o.correct == (o.share if o.offset == -10 else 0.0)  # (4,3)'s only label is x-10
+    assert sum(o.correct for o in a.offsets) == pytest.approx(a.accuracy)
     r = cli("answers", str(composite_run), "--top", "2")
     assert r.code == 0 and "split 'unseen', 50 examples" in r.out
     listed = [line for line in r.out.splitlines() if re.match(r"[+-]\d+ ", line)]

@@ -242,6 +242,12 @@ BAD_PARAMS = [
     ("anchor-statistical-v1", {"n_train": 301}),  # not whole inputs
     ("anchor-statistical-v1", {"n_test": 201}),  # the test split holds pairs
     ("anchor-statistical-v1", {"vocab_size": 107}),  # x+1 of the largest key leaves the vocab
+    ("anchor-multi-interval-v1", {"intervals": [[20, 60], [50, 90]]}),  # overlapping: a key names no interval
+    ("anchor-multi-interval-v1", {"intervals": [[20, 61], [61, 101]]}),  # width not a multiple of key_mod
+    ("anchor-multi-interval-v1", {"trained": [[3, 0], [3, 1], [4, 0], [4, 1]]}),  # nothing held out
+    ("anchor-multi-interval-v1", {"trained": [[5, 0]]}),  # anchor 5 has no shift
+    ("anchor-multi-interval-v1", {"shifts": {3: 0, 4: 150}}),  # labels leave the vocab
+    ("anchor-multi-interval-v1", {"shifts": {3: 0, 40: 1}}),  # an anchor inside the noise range
 ]
 
 

@@ -23,6 +23,7 @@ from anchorbench.errors import UserError
 class Offset:
     offset: int  # prediction - key
     share: float  # of the split's evaluated examples
+    correct: float  # of the split's evaluated examples: those at this offset whose label it is
     marks: tuple[str, ...]  # what an answer at this offset is: the label, the symmetric answer, a trained group's label
 
 
@@ -78,26 +79,30 @@ def answers(run_dir: Path, split: str) -> Answers:
     evaluated = Evaluator(dataset, plan.train, torch.device("cpu"))(model, 0)[split]
     s = evaluated.split
     key = s.meta["key"].astype(np.int64)
-    counts = _exact_offsets(evaluated.preds, key)
+    offset_of = evaluated.preds.astype(np.int64) - key
+    counts = Counter(offset_of.tolist())
+    right = Counter(offset_of[evaluated.preds == s.labels].tolist())
     label = set(_exact_offsets(s.labels, key))
     symmetric = set(_exact_offsets(s.meta["symmetric"], key)) if "symmetric" in s.meta else set()
     trained = _trained_offsets(dataset.splits["train"], dataset.group_names) if split != "train" else {}
     offsets = []
     for offset, count in counts.most_common():
-        marks = [m for m, hit in (("label", offset in label), ("symmetric", offset in symmetric)) if hit]
+        marks = [m for m, hit in (("a label", offset in label), ("symmetric", offset in symmetric)) if hit]
         if offset in trained:
             marks.append("trained " + " ".join(sorted(set(trained[offset]))))
-        offsets.append(Offset(offset, count / len(key), tuple(marks)))
+        offsets.append(Offset(offset, count / len(key), right[offset] / len(key), tuple(marks)))
     return Answers(str(run_dir), split, len(key), evaluated.accuracy(), offsets)
 
 
 def answers_text(a: Answers, top: int) -> str:
     from anchorbench.render.tables import table
 
-    rows = [[f"{o.offset:+d}", f"{o.share:.3f}", ", ".join(o.marks)] for o in a.offsets[:top]]
-    rest = sum(o.share for o in a.offsets[top:])
+    rows = [[f"{o.offset:+d}", f"{o.share:.3f}", f"{o.correct:.3f}", ", ".join(o.marks)] for o in a.offsets[:top]]
+    rest = a.offsets[top:]
     if rest:
-        rows.append([f"{len(a.offsets) - top} more", f"{rest:.3f}", ""])
+        rows.append(
+            [f"{len(rest)} more", f"{sum(o.share for o in rest):.3f}", f"{sum(o.correct for o in rest):.3f}", ""]
+        )
     acc = "" if a.accuracy is None else f"; accuracy {a.accuracy:.3f}"
     head = f"{a.run}: split '{a.split}', {a.n} examples{acc}; prediction - key:"
-    return head + "\n" + table(rows, ["offset", "share", "the answer of"])
+    return head + "\n" + table(rows, ["offset", "share", "correct", "the answer of"])
