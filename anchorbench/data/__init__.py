@@ -10,4 +10,5 @@ FAMILIES.register("matching-order", lazy="anchorbench.data.matching:ORDER", orig
 FAMILIES.register("matching-double-chain", lazy="anchorbench.data.matching:DOUBLE_CHAIN", origin="built-in")
 FAMILIES.register("anchor-statistical", lazy="anchorbench.data.statistical:FAMILY", origin="built-in")
 FAMILIES.register("anchor-multi-interval", lazy="anchorbench.data.intervals:FAMILY", origin="built-in")
+FAMILIES.register("anchor-recitation", lazy="anchorbench.data.recitation:FAMILY", origin="built-in")
 FAMILIES.register("modular", lazy="anchorbench.data.modular:FAMILY", origin="built-in")
