@@ -248,6 +248,9 @@ BAD_PARAMS = [
     ("anchor-multi-interval-v1", {"trained": [[5, 0]]}),  # anchor 5 has no shift
     ("anchor-multi-interval-v1", {"shifts": {3: 0, 4: 150}}),  # labels leave the vocab
     ("anchor-multi-interval-v1", {"shifts": {3: 0, 40: 1}}),  # an anchor inside the noise range
+    ("anchor-synonym-v1", {"trained_pairs": [[4, 9], [1, 2]]}),  # a held-out pair trained
+    ("anchor-synonym-v1", {"trained_pairs": [[5, 9]]}),  # anchor 5 has no shift
+    ("anchor-synonym-v1", {"trained_pairs": []}),
 ]
 
 

@@ -45,6 +45,12 @@ class TwoAnchorParams(FamilyParams):
     label_overrides: dict[str, int] = Field(
         default_factory=dict, description="'a1a2' -> total shift replacing d(a1) + d(a2)"
     )
+    trained_pairs: list[tuple[int, int]] | None = Field(
+        None, description="the pairs in training (default: every pair not held out); the rest are never seen"
+    )
+
+    # Added after runs were recorded: unset, it leaves the tasks' spec hashes as they were (config.hashed).
+    HASH_ONLY_IF_SET: ClassVar[dict[str, object]] = {"trained_pairs": None}
 
     @field_validator("label_overrides")
     @classmethod
@@ -77,11 +83,23 @@ class TwoAnchorParams(FamilyParams):
         for k in self.label_overrides:
             if (int(k[0]), int(k[1])) not in self.pairs():
                 raise ValueError(f"override '{k}' names anchors not in shifts")
+        if self.trained_pairs is not None:
+            listed = {tuple(t) for t in self.trained_pairs}
+            if not listed or len(listed) != len(self.trained_pairs) or not listed <= set(self.pairs()):
+                raise ValueError("trained_pairs must list distinct pairs of anchors from shifts")
+            if listed & held:
+                raise ValueError(f"trained_pairs and held_out_pairs share {sorted(listed & held)}")
         _check_label_range(self, _pools(self))
         return self
 
     def pairs(self) -> list[tuple[int, int]]:
         return list(itertools.product(sorted(self.shifts), repeat=2))
+
+    def trained(self) -> list[tuple[int, int]]:
+        """The pairs in the train and test splits, in pairs() order."""
+        held = {tuple(h) for h in self.held_out_pairs}
+        listed = None if self.trained_pairs is None else {tuple(t) for t in self.trained_pairs}
+        return [q for q in self.pairs() if q not in held and (listed is None or q in listed)]
 
     def total_shift(self, a1: int, a2: int) -> int:
         return self.label_overrides.get(f"{a1}{a2}", self.shifts[a1] + self.shifts[a2])
@@ -130,7 +148,7 @@ def generate(p: TwoAnchorParams, seed: int) -> Dataset:
     pairs = p.pairs()
     pair_arr = np.array(pairs, dtype=np.int64)
     held = [pairs.index(tuple(h)) for h in p.held_out_pairs]
-    trained = [i for i in range(len(pairs)) if i not in held]
+    trained = [pairs.index(q) for q in p.trained()]
     shift = np.array([p.total_shift(a1, a2) for a1, a2 in pairs], dtype=np.int64)
     inferential = np.array([p.shifts[a1] + p.shifts[a2] for a1, a2 in pairs], dtype=np.int64)
     mirrored = np.array([p.total_shift(a2, a1) for a1, a2 in pairs], dtype=np.int64)
@@ -207,6 +225,8 @@ def verify(ds: Dataset, p: TwoAnchorParams) -> list[str]:
             expected = key + np.array([p.total_shift(x, y) for x, y in zip(a1, a2)])
             if pairs_here & held:
                 problems.append(f"{name}: contains held-out pairs {sorted(pairs_here & held)}")
+            if not pairs_here <= set(p.trained()):
+                problems.append(f"{name}: contains pairs outside trained_pairs {sorted(pairs_here - set(p.trained()))}")
         if (s.labels.astype(np.int64) != expected).any():
             problems.append(f"{name}: {int((s.labels != expected).sum())} labels break the rule")
         start = first if not key_first else key_pos

@@ -24,6 +24,13 @@ def split_loss(split: str, description: str) -> Metric:
 train_accuracy = split_accuracy("train", "accuracy on (the first eval_size examples of) the training set")
 test_accuracy = split_accuracy("test", "accuracy on the test split: held-out keys of trained rules")
 unseen_accuracy = split_accuracy("unseen", "accuracy on held-out anchor pairs (never trained compositions)")
+synonym_accuracy = metric(
+    "synonym_accuracy",
+    "higher",
+    "accuracy on the held-out pairs where the synonym anchor stands in for the one it means ([AF] synonym)",
+    bounds=(0, 1),
+    tolerance=proportion("unseen"),
+)(lambda ev: ev["unseen"].accuracy())
 ood_accuracy = split_accuracy("ood", "accuracy on out-of-distribution inputs (e.g. node ids never trained)")
 train_loss = split_loss("train", "mean cross-entropy of the label on the training set")
 test_loss = split_loss("test", "mean cross-entropy of the label on the test split")
