@@ -69,6 +69,10 @@ def answers(run_dir: Path, split: str) -> Answers:
         result.task.id, result.task.id, result.task.params, (result.model.name, result.model.config),
         result.train, result.intervention,
     )  # fmt: skip
+    if plan.task.objective != "last-token":
+        raise UserError(
+            f"answers reads one answer per example (last-token tasks); {result.task.id} is {plan.task.objective}"
+        )
     dataset = plan.task.family_obj.generate(plan.params, result.seed)
     if split not in dataset.splits:
         raise UserError(f"{result.task.id} has no split '{split}' (splits: {', '.join(dataset.splits)})")
