@@ -13,6 +13,7 @@ import pytest
 from anchorbench import registry as registry_module
 from anchorbench.errors import UnknownNameError, UserError
 from anchorbench.registry import METRICS, MODELS, TASKS, DuplicateNameError, Registry
+from anchorbench.specs import suite_paths, sweep_paths
 
 
 def write_module(folder: Path, name: str, body: str = "VALUE = object()\n") -> str:
@@ -232,3 +233,20 @@ def test_listing_the_registries_does_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", sorted(suite_paths()))
+def test_every_builtin_suite_plans(name: str):
+    """A shipped suite resolves to a full plan (tasks, models, configs) without training."""
+    from anchorbench.execution.plan import Request, make_plan
+
+    plan = make_plan(Request(target=name, seeds=(0,)))
+    assert plan.entries and all(e.config_hash(0).startswith("sha256:") for e in plan.entries)
+
+
+@pytest.mark.parametrize("name", sorted(sweep_paths()))
+def test_every_builtin_sweep_plans(name: str):
+    from anchorbench.execution.sweep import make_sweep_plan
+
+    plan = make_sweep_plan(name, model=None, sets=(), seeds=None)
+    assert len(plan.cells) == len(plan.entries) * len(plan.seeds)
