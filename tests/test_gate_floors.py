@@ -17,7 +17,8 @@ from anchorbench.specs import builtin_tasks_dir, load_suite
 PLUGINS = Path(__file__).parent / "plugins"
 FLOORS = builtin_tasks_dir() / "floors" / "smoke.yaml"
 ORDER_DEPENDENT = {"anchor-identity-v1", "anchor-composition-v1", "anchor-composite-v1", "matching-chain-v2",
-                   "matching-order-v2"}  # fmt: skip
+                   "matching-order-v2", "anchor-multi-interval-v1", "anchor-recitation-v1", "anchor-statistical-v1",
+                   "anchor-synonym-v1"}  # fmt: skip
 
 
 def ci(folder: Path, *extra: str) -> subprocess.Popen:
