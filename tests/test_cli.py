@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import TINY_ARGS, snapshot
+from task_data import generated
 
 from anchorbench.registry import METRICS, MODELS, TASKS
 from anchorbench.specs import suite_paths
@@ -61,16 +62,11 @@ def test_show_rejects_non_task_overrides(cli) -> None:
 
 
 # -- export -----------------------------------------------------------------------------------------
-def generated(task_id: str, seed: int, **overrides):
-    spec = TASKS.get(task_id)
-    return spec.family_obj.generate(spec.resolve_params(overrides), seed)
-
-
 def test_export_npz_matches_the_generator(cli, tmp_path: Path) -> None:
     out = tmp_path / "data" / "train.npz"
     r = cli("export", COMPOSITE, "--seed", "4", "--set", "task.n_train=300", "--out", str(out))
     assert r.code == 0, r.err
-    ds = generated(COMPOSITE, 4, n_train=300)
+    ds = generated(COMPOSITE, 4, n_train=300)[0]
     split = ds.splits["train"]
     with np.load(out) as f:
         assert set(f.files) == {"tokens", "labels", "groups", "group_names", *(f"meta_{k}" for k in split.meta)}
@@ -88,7 +84,7 @@ def test_export_jsonl_matches_the_generator(cli, tmp_path: Path) -> None:
     out = tmp_path / "unseen.jsonl"
     r = cli("export", COMPOSITE, "--split", "unseen", "--seed", "2", "--set", "task.n_test=40", "--out", str(out))
     assert r.code == 0, r.err
-    ds = generated(COMPOSITE, 2, n_test=40)
+    ds = generated(COMPOSITE, 2, n_test=40)[0]
     split = ds.splits["unseen"]
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == len(split) == 40
@@ -109,7 +105,7 @@ def test_export_refuses_to_overwrite_without_force(cli, tmp_path: Path) -> None:
     assert out.read_bytes() == before
     assert cli("export", IDENTITY, "--set", "task.n_train=20", "--seed", "1", "--out", str(out), "--force").code == 0
     with np.load(out) as f:
-        np.testing.assert_array_equal(f["tokens"], generated(IDENTITY, 1, n_train=20).splits["train"].tokens)
+        np.testing.assert_array_equal(f["tokens"], generated(IDENTITY, 1, n_train=20)[0].splits["train"].tokens)
 
 
 def test_export_unknown_split_writes_nothing(cli, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from task_data import generated
 
 from anchorbench.registry import TASKS
 
@@ -10,9 +11,7 @@ TASK = "anchor-multi-interval-v1"
 
 
 def dataset(seed: int = 0, **params):
-    spec = TASKS.get(TASK)
-    p = spec.resolve_params({"n_train": 2000, "n_test": 1000, **params})
-    return spec.family_obj.generate(p, seed), p
+    return generated(TASK, seed, **{"n_train": 2000, "n_test": 1000, **params})
 
 
 def test_trained_and_crossed_combinations_follow_the_rule():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from task_data import generated
 
 from anchorbench.errors import UserError
 from anchorbench.registry import TASKS
@@ -12,9 +13,7 @@ TASK = "anchor-recitation-v1"
 
 
 def dataset(seed: int = 0, **params):
-    spec = TASKS.get(TASK)
-    p = spec.resolve_params({"n_train": 2000, "n_test": 1000, **params})
-    return spec.family_obj.generate(p, seed), p
+    return generated(TASK, seed, **{"n_train": 2000, "n_test": 1000, **params})
 
 
 def test_the_cue_asks_for_the_other_side_of_the_anchor():

@@ -10,7 +10,16 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from anchorbench.data.dataset import Dataset
-from anchorbench.data.family import BYTE, Family, FamilyParams, noise, place, render, split_of
+from anchorbench.data.family import (
+    BYTE,
+    Family,
+    FamilyParams,
+    find_one_anchor,
+    noise_and_anchor_positions,
+    place,
+    render,
+    split_of,
+)
 from anchorbench.data.keys import KeyPools, is_test_key
 from anchorbench.data.seeding import rng_for
 
@@ -54,8 +63,7 @@ def generate(p: IdentityParams, seed: int) -> Dataset:
     splits = {}
     for name, n, test in (("train", p.n_train, False), ("test", p.n_test, True)):
         rng = rng_for(seed, name)
-        tokens = noise(rng, n, p)
-        pos = rng.integers(0, _positions(p), size=n, dtype=np.uint8).astype(np.int64)
+        tokens, pos = noise_and_anchor_positions(rng, n, p)
         key = pools.sample(rng, pos, test)
         place(tokens, pos, [p.anchor, key])
         splits[name] = split_of(tokens, key, pos, len(groups), pos=pos.astype(np.uint8), key=key.astype(tokens.dtype))
@@ -72,13 +80,9 @@ def verify(ds: Dataset, p: IdentityParams) -> list[str]:
     """Re-derive every label from the tokens alone (not from the generator's meta)."""
     problems = []
     for name, s in ds.splits.items():
-        is_anchor = s.tokens == p.anchor
-        if not (is_anchor.sum(axis=1) == 1).all():
-            problems.append(f"{name}: a row without exactly one anchor")
-            continue
-        pos = is_anchor.argmax(axis=1)
-        if (pos > p.seq_len - 2).any():
-            problems.append(f"{name}: anchor in the last position (no key after it)")
+        pos = find_one_anchor(name, s.tokens == p.anchor, p.seq_len)
+        if isinstance(pos, str):
+            problems.append(pos)
             continue
         key = s.tokens[np.arange(len(s)), pos + 1]
         if (s.labels != key).any():

@@ -126,6 +126,26 @@ def uniform_uint8(rng: np.random.Generator, low: int, high: int, n: int) -> np.n
     return out
 
 
+def noise_and_anchor_positions(rng: np.random.Generator, n: int, p: FamilyParams) -> tuple[np.ndarray, np.ndarray]:
+    """The one-anchor families' first draws: ``[n, seq_len]`` noise, then an anchor position per row
+    in ``0..seq_len-2`` (a key follows it). One helper, so that the draw order every such family's
+    data depends on is written once."""
+    tokens = noise(rng, n, p)
+    pos = rng.integers(0, p.seq_len - 1, size=n, dtype=np.uint8).astype(np.int64)
+    return tokens, pos
+
+
+def find_one_anchor(name: str, is_anchor: np.ndarray, seq_len: int) -> np.ndarray | str:
+    """For a verifier: each row's anchor position, read from the tokens (``is_anchor``: ``[n, seq_len]``),
+    or the problem when a row has not exactly one anchor or has it last (no key after it)."""
+    if not (is_anchor.sum(axis=1) == 1).all():
+        return f"{name}: a row without exactly one anchor"
+    pos = is_anchor.argmax(axis=1)
+    if (pos > seq_len - 2).any():
+        return f"{name}: anchor in the last position (no key after it)"
+    return pos
+
+
 def place(tokens: np.ndarray, pos: np.ndarray, columns: list[np.ndarray]) -> None:
     """Write ``columns[j][i]`` at ``tokens[i, pos[i] + j]`` (one flat index, reused)."""
     flat = tokens.reshape(-1)

@@ -19,7 +19,16 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from anchorbench.data.dataset import Dataset
-from anchorbench.data.family import BYTE, Family, FamilyParams, noise, place, render, split_of
+from anchorbench.data.family import (
+    BYTE,
+    Family,
+    FamilyParams,
+    find_one_anchor,
+    noise_and_anchor_positions,
+    place,
+    render,
+    split_of,
+)
 from anchorbench.data.keys import KeyPools
 from anchorbench.data.seeding import rng_for
 
@@ -96,8 +105,7 @@ def generate(p: IntervalParams, seed: int) -> Dataset:
     for name, n, pool, test in (("train", p.n_train, trained, False), ("test", p.n_test, trained, True),
                                 ("unseen", p.n_test, held, None)):  # fmt: skip
         rng = rng_for(seed, name)
-        tokens = noise(rng, n, p)
-        pos = rng.integers(0, p.seq_len - 1, size=n, dtype=np.uint8).astype(np.int64)
+        tokens, pos = noise_and_anchor_positions(rng, n, p)
         combo = np.asarray(pool, dtype=np.int64)[rng.integers(0, len(pool), size=n, dtype=np.uint8)]
         key_test = rng.random(n) < 0.5 if test is None else np.full(n, test)
         b_plus_p = _pools(p).sample(rng, pos, key_test)
@@ -120,13 +128,9 @@ def verify(ds: Dataset, p: IntervalParams) -> list[str]:
     trained = {combos.index(tuple(t)) for t in p.trained}
     problems = []
     for name, s in ds.splits.items():
-        is_anchor = np.isin(s.tokens, list(p.shifts))
-        if not (is_anchor.sum(axis=1) == 1).all():
-            problems.append(f"{name}: a row without exactly one anchor")
-            continue
-        pos = is_anchor.argmax(axis=1)
-        if (pos > p.seq_len - 2).any():
-            problems.append(f"{name}: anchor in the last position (no key after it)")
+        pos = find_one_anchor(name, np.isin(s.tokens, list(p.shifts)), p.seq_len)
+        if isinstance(pos, str):
+            problems.append(pos)
             continue
         rows = np.arange(len(s))
         a = s.tokens[rows, pos].astype(np.int64)

@@ -19,7 +19,16 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from anchorbench.data.dataset import Dataset
-from anchorbench.data.family import BYTE, Family, FamilyParams, noise, place, render, split_of
+from anchorbench.data.family import (
+    BYTE,
+    Family,
+    FamilyParams,
+    find_one_anchor,
+    noise_and_anchor_positions,
+    place,
+    render,
+    split_of,
+)
 from anchorbench.data.keys import KeyPools, is_test_key
 from anchorbench.data.seeding import rng_for
 
@@ -71,8 +80,7 @@ def _pools(p: StatisticalParams) -> KeyPools:
 
 def _inputs(p: StatisticalParams, seed: int, name: str, n: int, test: bool) -> tuple[np.ndarray, ...]:
     rng = rng_for(seed, name)
-    tokens = noise(rng, n, p)
-    pos = rng.integers(0, p.seq_len - 1, size=n, dtype=np.uint8).astype(np.int64)
+    tokens, pos = noise_and_anchor_positions(rng, n, p)
     key = _pools(p).sample(rng, pos, test)
     place(tokens, pos, [np.full(n, p.anchor), key])
     return tokens, pos, key
@@ -109,13 +117,9 @@ def verify(ds: Dataset, p: StatisticalParams) -> list[str]:
     """Re-derive every label's role and the label shares per input from the tokens alone."""
     problems = []
     for name, s in ds.splits.items():
-        is_anchor = s.tokens == p.anchor
-        if not (is_anchor.sum(axis=1) == 1).all():
-            problems.append(f"{name}: a row without exactly one anchor")
-            continue
-        pos = is_anchor.argmax(axis=1)
-        if (pos > p.seq_len - 2).any():
-            problems.append(f"{name}: anchor in the last position (no key after it)")
+        pos = find_one_anchor(name, s.tokens == p.anchor, p.seq_len)
+        if isinstance(pos, str):
+            problems.append(pos)
             continue
         key = s.tokens[np.arange(len(s)), pos + 1].astype(np.int64)
         plus = s.labels.astype(np.int64) - key

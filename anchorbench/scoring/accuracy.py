@@ -7,9 +7,11 @@ from anchorbench.scoring.metric import Metric, metric
 from anchorbench.scoring.tolerance import mean_loss, proportion
 
 
-def split_accuracy(split: str, description: str) -> Metric:
-    """Register ``<split>_accuracy``; its tolerance is a binomial band over the split's examples."""
-    return metric(f"{split}_accuracy", "higher", description, bounds=(0, 1), tolerance=proportion(split))(
+def split_accuracy(split: str, description: str, name: str | None = None) -> Metric:
+    """Register ``<split>_accuracy`` (or ``name``, where a task gives the split a meaning of its own);
+    its tolerance is a binomial band over the split's examples."""
+    name = name or f"{split}_accuracy"
+    return metric(name, "higher", description, bounds=(0, 1), tolerance=proportion(split))(
         lambda ev: ev[split].accuracy()
     )
 
@@ -24,13 +26,11 @@ def split_loss(split: str, description: str) -> Metric:
 train_accuracy = split_accuracy("train", "accuracy on (the first eval_size examples of) the training set")
 test_accuracy = split_accuracy("test", "accuracy on the test split: held-out keys of trained rules")
 unseen_accuracy = split_accuracy("unseen", "accuracy on held-out anchor pairs (never trained compositions)")
-synonym_accuracy = metric(
-    "synonym_accuracy",
-    "higher",
+synonym_accuracy = split_accuracy(
+    "unseen",
     "accuracy on the held-out pairs where the synonym anchor stands in for the one it means ([AF] synonym)",
-    bounds=(0, 1),
-    tolerance=proportion("unseen"),
-)(lambda ev: ev["unseen"].accuracy())
+    name="synonym_accuracy",
+)
 ood_accuracy = split_accuracy("ood", "accuracy on out-of-distribution inputs (e.g. node ids never trained)")
 train_loss = split_loss("train", "mean cross-entropy of the label on the training set")
 test_loss = split_loss("test", "mean cross-entropy of the label on the test split")

@@ -10,6 +10,7 @@ same examples) and counts prediction - key.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,8 @@ def answers(run_dir: Path, split: str) -> Answers:
         raise UserError(f"split '{split}' of {result.task.id} has no key per example; answers are offsets from the key")
     model = plan.build_model(result.seed)
     model.load_state_dict(torch.load(run_dir / "model.pt", map_location="cpu"))
-    evaluated = Evaluator(dataset, plan.train, torch.device("cpu"))(model, 0)[split]
+    one_split = dataclasses.replace(dataset, splits={split: dataset.splits[split]})  # the others are not read
+    evaluated = Evaluator(one_split, plan.train, torch.device("cpu"))(model, 0)[split]
     s = evaluated.split
     key = s.meta["key"].astype(np.int64)
     offset_of = evaluated.preds.astype(np.int64) - key
