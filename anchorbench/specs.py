@@ -267,6 +267,23 @@ class PhaseSpec(Spec):
     )
 
 
+class ReferenceCurve(Spec):
+    """Published values to draw beside a sweep's curve: per line value, score by x value."""
+
+    label: str = Field(description="where the values come from (paper, code, logged results)")
+    values: dict[str, dict[float, float]] = Field(min_length=1, description="line value -> {x value: score}")
+
+
+class CurveSpec(Spec):
+    """A score against one axis, one line per value of another, with 95% intervals over seeds
+    (e.g. [AF]'s test accuracy against training-set size, one line per model)."""
+
+    x: str
+    line: str | None = Field(None, description="an axis drawn as one line per value; none: one line")
+    score: str
+    reference: ReferenceCurve | None = None
+
+
 class SweepSpec(Spec):
     """A base run and the axes to vary: any config key (``section.key``) and ``seed``."""
 
@@ -276,6 +293,7 @@ class SweepSpec(Spec):
     base: SuiteEntry
     axes: dict[str, list[Any]] = Field(min_length=1)
     phase: PhaseSpec | None = None
+    curve: CurveSpec | None = None  # added after sweeps were run: in the hash only when set
 
     @field_validator("id")
     @classmethod
@@ -301,7 +319,31 @@ class SweepSpec(Spec):
                     raise ValueError(f"phase axis '{ax}' is not one of the sweep's config axes")
             if self.phase.best_over is not None and self.phase.best_over in (self.phase.x, self.phase.y):
                 raise ValueError(f"phase.best_over '{self.phase.best_over}' is already on the diagram's x or y")
+        if self.curve is not None:
+            self._check_curve(self.curve)
         return self
+
+    def _check_curve(self, curve: CurveSpec) -> None:
+        for ax in (curve.x, curve.line):
+            if ax is not None and (ax not in self.axes or ax == "seed"):
+                raise ValueError(f"curve axis '{ax}' is not one of the sweep's config axes")
+        if curve.x == curve.line:
+            raise ValueError(f"curve.line '{curve.line}' is already the curve's x")
+        further = [k for k in self.axes if k not in (curve.x, curve.line, "seed")]
+        if further:
+            raise ValueError(f"a curve sweep varies x, line and seed; '{further[0]}' puts two points at one x")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in self.axes[curve.x]):
+            raise ValueError(f"curve.x '{curve.x}' needs numbers on its axis")
+        if curve.reference is None:
+            return
+        lines = {str(v) for v in self.axes[curve.line]} if curve.line else None
+        xs = set(self.axes[curve.x])
+        for line, points in curve.reference.values.items():
+            if lines is not None and line not in lines:
+                raise ValueError(f"curve.reference line '{line}' is not a value of {curve.line}")
+            for x in points:
+                if x not in xs:
+                    raise ValueError(f"curve.reference x {x:g} is not a value of {curve.x}")
 
     def hashed(self) -> dict[str, Any]:
         """The spec as it enters the sweep's hash (phase fields added later count only when set)."""
@@ -310,6 +352,8 @@ class SweepSpec(Spec):
         data = self.model_dump(mode="json")
         if self.phase is not None:
             data["phase"] = hashed(self.phase)
+        if self.curve is None:
+            del data["curve"]
         return data
 
     @property

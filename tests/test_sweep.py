@@ -301,8 +301,51 @@ def test_phase_fields_added_later_leave_a_sweeps_hash_alone(tmp_path: Path):
     plain = make_sweep_plan(str(write_sweep(tmp_path, {"model.init_rate": [0.5]}, phase={"x": "model.init_rate"})))
     dump = plain.spec.model_dump(mode="json")
     assert dump["phase"].pop("shadow") is None and dump["phase"].pop("best_over") is None
+    assert dump.pop("curve") is None
     assert plain.spec_hash == content_hash(dump)  # what the hash was before the fields existed
     shadow = {"score": "test_accuracy", "below": 0.9}
     shadowed = write_sweep(tmp_path, {"model.init_rate": [0.5]}, name="b.yaml",
                            phase={"x": "model.init_rate", "shadow": shadow})  # fmt: skip
     assert make_sweep_plan(str(shadowed)).spec_hash != plain.spec_hash
+
+
+CURVE = {"x": "task.n_train", "line": "model.init_rate", "score": "test_accuracy",
+         "reference": {"label": "a paper", "values": {"0.3": {200: 0.25, 300: 0.75}}}}  # fmt: skip
+
+
+def test_report_draws_the_curve_with_intervals_and_the_reference(tmp_path: Path, cli):
+    """[AF] Fig. 3 style: a score against one axis, one line per value of another, the 95% interval
+    over seeds beside each mean, and the published values where the file gives them."""
+    path = write_sweep(tmp_path, {"task.n_train": [200, 300], "model.init_rate": [0.3, 0.6], "seed": [0, 1]},
+                       curve=CURVE)  # fmt: skip
+    out = tmp_path / "out"
+    assert cli("sweep", str(path), "--out", str(out), "--workers", "1", "--threads", "1", "--quiet").code == 0
+    r = cli("report", str(out))
+    assert r.code == 0, r.err
+    rows = json.loads((out / "report.json").read_text())["rows"]
+    assert "curve: test_accuracy against n_train" in r.out and "reference: a paper" in r.out
+    lines = [line.split() for line in r.out.splitlines()]
+    for row in rows:
+        gamma, n = row["coords"]["model.init_rate"], row["coords"]["task.n_train"]
+        s = row["scores"]["test_accuracy"]
+        want = [str(gamma), str(n), "2", f"{s['mean']:.3f}", f"[{s['ci_low']:.3f},", f"{s['ci_high']:.3f}]"]
+        want.append({(0.3, 200): "0.250", (0.3, 300): "0.750"}.get((gamma, n), "—"))
+        assert want in lines, (want, r.out)
+    assert (out / "curve-test_accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"x": "train.lr"}, "curve axis 'train.lr'"),
+        ({"line": "task.n_train"}, "already the curve's x"),
+        ({"reference": {"label": "p", "values": {"0.9": {200: 0.5}}}}, "line '0.9'"),
+        ({"reference": {"label": "p", "values": {"0.3": {250: 0.5}}}}, "x 250"),
+        ({"x": "model.init_rate", "line": None}, "puts two points at one x"),
+    ],
+)
+def test_bad_curves_are_one_line_errors(tmp_path: Path, cli, change, message):
+    path = write_sweep(tmp_path, {"task.n_train": [200, 300], "model.init_rate": [0.3, 0.6]}, curve={**CURVE, **change})
+    r = cli("sweep", str(path), "--out", str(tmp_path / "out"), "--quiet")
+    assert r.code == 2 and len(r.err_lines) == 1 and message in r.err, r.err
+    assert not (tmp_path / "out").exists()

@@ -102,6 +102,44 @@ def capacity_plot(
     plt.close(fig)
 
 
+def line_plot(
+    lines: dict[str, list[dict[str, Any]]],
+    *,
+    path: Path | str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    reference_label: str | None = None,
+    unit_interval: bool = False,
+) -> None:
+    """One line per entry of ``lines`` (points ``{x, mean, ci_low, ci_high, reference}``) with its
+    95% interval as error bars, and each line's reference values dashed in the same colour."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, (name, points) in enumerate(lines.items()):
+        color = f"C{i}"
+        xs = np.array([p["x"] for p in points], dtype=float)
+        mean = np.array([np.nan if p["mean"] is None else p["mean"] for p in points], dtype=float)
+        low = np.array([m if p["ci_low"] is None else p["ci_low"] for p, m in zip(points, mean)], dtype=float)
+        high = np.array([m if p["ci_high"] is None else p["ci_high"] for p, m in zip(points, mean)], dtype=float)
+        ax.errorbar(xs, mean, yerr=[mean - low, high - mean], fmt="o-", color=color, capsize=3, label=name or None)
+        ref = [(p["x"], p["reference"]) for p in points if p["reference"] is not None]
+        if ref:
+            rx, ry = zip(*ref)
+            ax.plot(rx, ry, "s--", color=color, alpha=0.6, markerfacecolor="none",
+                    label=f"{name}: reference" if name else "reference")  # fmt: skip
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    if unit_interval:
+        ax.set_ylim(-0.02, 1.02)
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(title + (f"\nreference (dashed): {reference_label}" if reference_label else ""), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 SPLIT_COLORS = {"train": "tab:blue", "test": "tab:orange", "unseen": "tab:green", "ood": "tab:red"}
 
 

@@ -21,6 +21,7 @@ from anchorbench.execution.results import RunResult, aggregate
 from anchorbench.execution.sweep import DONE, INDEX, finished
 from anchorbench.files import read_json, write_json
 from anchorbench.registry import METRICS
+from anchorbench.render.sweep_curve import curve_points, curve_table, draw_curve
 from anchorbench.render.tables import arrow, ci, num, table
 
 TIME_SCORE = "t_gen_0.95_km_median"
@@ -108,6 +109,12 @@ def report(folder: Path, *, plots: bool = True) -> tuple[str, list[Path]]:
     if errors:
         text += "\n\nerrors:\n" + "\n".join(f"  {c['label']} seed {c['seed']}: {c['error']}" for c in errors)
     pngs = phase_diagrams(folder, index, rows, names, reduced) if plots else []
+    curve = index.get("curve")
+    if curve:
+        lines = curve_points(rows, curve)
+        text += "\n\n" + curve_table(lines, curve)
+        if plots:
+            pngs.append(draw_curve(folder, index["request"]["sweep"]["id"], lines, curve))
     write_json(folder / "report.json", {"axes": axes, "rows": [r.__dict__ for r in rows],
                                         "reduced": [g.__dict__ for g in reduced]})  # fmt: skip
     return text, pngs
