@@ -38,44 +38,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from anchorbench.bench_eval import bench_eval
-
-Workload = Callable[[], Any]
-
-
-@dataclass
-class Outcome:
-    name: str
-    measured: str
-    baseline: str
-    ratio: float | None
-    target: str
-    ok: bool
-
-
-def _seconds(work: Workload) -> float:
-    t = time.perf_counter()
-    work()
-    return time.perf_counter() - t
-
-
-def alternate(ours: Workload, baseline: Workload, rounds: int) -> tuple[float, float, float]:
-    """Median seconds of each, and the median per-round speed ratio baseline_time / our_time."""
-    ta, tb, ratios = [], [], []
-    for _ in range(rounds):
-        a, b = _seconds(ours), _seconds(baseline)
-        ta.append(a)
-        tb.append(b)
-        ratios.append(b / a)
-    return statistics.median(ta), statistics.median(tb), statistics.median(ratios)
+from anchorbench.bench_timing import Outcome, Workload, alternate, seconds
 
 
 # -- workloads ------------------------------------------------------------------------------
@@ -203,7 +172,7 @@ def bench_generation(quick: bool) -> list[Outcome]:
     n = 500_000 if quick else 2_000_000
     work = generation_workload(n)
     work()  # warm up allocator and caches
-    best = min(_seconds(work) for _ in range(3 if quick else 5))  # best of k: least disturbed by neighbours
+    best = min(seconds(work) for _ in range(3 if quick else 5))  # best of k: least disturbed by neighbours
     rate = n / best
     return [Outcome("generation", f"{rate / 1e6:.2f} M seq/s", "-", None, ">= 5 M seq/s", rate >= 5e6)]
 
@@ -315,10 +284,10 @@ def _bench_sweep_size(size: str, quick: bool) -> list[Outcome]:
     ratios: dict[str, list[float]] = {k: [] for k in works}
     base_times = []
     for _ in range(rounds):
-        base = _seconds(baseline)
+        base = seconds(baseline)
         base_times.append(base)
         for k, work in works.items():
-            t = _seconds(work)
+            t = seconds(work)
             times[k].append(t)
             ratios[k].append(base / t)
     out = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from anchorbench.bench_timing import Outcome
 from anchorbench.training.timing import median_seconds
 
 TARGET = 0.10
@@ -70,8 +71,6 @@ def builtin_tasks() -> list[str]:
 
 
 def bench_eval(quick: bool) -> list:
-    from anchorbench.bench import Outcome
-
     out = []
     for task in builtin_tasks():
         cost = measure(task, steps=5 if quick else 20, repeats=3 if quick else 5)
