@@ -109,7 +109,7 @@ class Ensemble:
 def _set_buffer(module: torch.nn.Module, name: str, value: torch.Tensor) -> None:
     owner_name, _, attr = name.rpartition(".")
     owner = module.get_submodule(owner_name) if owner_name else module
-    owner._buffers[attr] = value
+    setattr(owner, attr, value)  # nn.Module stores a tensor under an existing buffer's name as that buffer
 
 
 def fit_ensemble(trainers: list[Any]) -> list[Any]:
