@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--seeds", default="1", help="a count (3 -> seeds 0,1,2) or a list (0,5,7)")
     q.add_argument("--probes", help="training-dynamics probes at every evaluation: all, or some of "
-                   "weight_norm,rd,condensation,fourier (stored in history.jsonl)")  # fmt: skip
+                   "weight_norm,rd,rd_input,condensation,fourier (stored in history.jsonl)")  # fmt: skip
     q.add_argument("--analyses", help="analyses beyond the task's own, e.g. grokking-timing (t_fit, t_gen) "
                    "on a task that does not declare it")  # fmt: skip
     output_args(

@@ -4,6 +4,8 @@ Computed at every evaluation (``--probes``) and stored in ``history.jsonl``:
 
 * ``weight_norm``: the L2 norm of all parameters;
 * ``rd``: relative weight change from initialization, ``||W(t) - W(0)|| / ||W(0)||``;
+* ``rd_input``: the same over the input weights and biases only (a model's ``input_weights()``,
+  the two-layer network's; [COND-PD] reads its regime from how this scales with the width);
 * ``condensation``: the input weight vectors of one layer's neurons (W_Q of the first
   block for the transformer, the first hidden layer otherwise), grouped greedily into
   clusters of ``|cos| >= 0.95``; reports the number of clusters, the number of neurons and
@@ -113,6 +115,18 @@ def _start_rd(model: Any, family: str, params: Any) -> ProbeFn:
     return lambda m: {"rd": relative_change(m, initial)}
 
 
+def _start_rd_input(model: Any, family: str, params: Any) -> ProbeFn | None:
+    if not hasattr(model, "input_weights"):
+        return None
+    w0 = model.input_weights().detach().double().clone()
+    den = float(w0.norm())
+
+    def rd_input(m: Any) -> dict[str, float]:
+        return {"rd_input": float((m.input_weights().detach().double() - w0).norm()) / den if den > 0 else math.nan}
+
+    return rd_input
+
+
 def _start_condensation(model: Any, family: str, params: Any) -> ProbeFn | None:
     if neuron_weights(model) is None:
         return None
@@ -128,6 +142,9 @@ def _start_fourier(model: Any, family: str, params: Any) -> ProbeFn | None:
 for _probe in (
     DynamicsProbe("weight_norm", "the L2 norm of all parameters", _start_weight_norm),
     DynamicsProbe("rd", "||W(t) - W(0)|| / ||W(0)|| over all parameters", _start_rd),
+    DynamicsProbe(
+        "rd_input", "rd over the input weights and biases only ([COND-PD]'s theta_w; two-layer)", _start_rd_input
+    ),
     DynamicsProbe("condensation", "clusters of aligned neuron input weights (|cos| >= 0.95)", _start_condensation),
     DynamicsProbe("fourier", "share of the number embeddings' power in 5 frequencies (modular)", _start_fourier),
 ):
