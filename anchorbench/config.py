@@ -54,13 +54,16 @@ def without_old_defaults(cls: type[BaseModel], data: dict[str, Any]) -> dict[str
 
 
 class TrainConfig(BaseModel):
-    """The training recipe: AdamW, linear warmup then cosine decay, gradient clipping."""
+    """The training recipe: AdamW, linear warmup then cosine decay, gradient clipping (or, for the
+    regression objective, full-batch gradient descent at a step set by the curvature: ``gd-ntk``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     HASH_ONLY_IF_SET: ClassVar[dict[str, Any]] = {  # see hashed()
         "compile": False,
         "warmup_start_ratio": 0.0,
         "decay_steps": None,
+        "optimizer": "adamw",
+        "stop_loss": None,
     }
 
     steps: int = Field(1000, ge=1, description="optimizer steps (the unit of training time)")
@@ -89,6 +92,14 @@ class TrainConfig(BaseModel):
     checkpoint_every: int | None = Field(
         None, ge=1, description="steps between checkpoints; default: at every evaluation"
     )
+    optimizer: Literal["adamw", "gd-ntk"] = Field(
+        "adamw",
+        description="adamw; or gd-ntk: full-batch gradient descent whose step is lr / lambda_max of the loss's "
+        "Gauss-Newton matrix (2/n) J J^T, recomputed every step (regression only; [COND-PD])",
+    )
+    stop_loss: float | None = Field(
+        None, gt=0, description="end the run at the first step whose training loss is below this ([COND-PD]: 1e-6)"
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's choice")
     compile: bool = Field(
@@ -101,6 +112,8 @@ class TrainConfig(BaseModel):
             raise ValueError(f"warmup_steps ({self.warmup_steps}) exceeds steps ({self.steps})")
         if not all(math.isfinite(b) and 0 <= b < 1 for b in self.betas):
             raise ValueError("betas must lie in [0, 1)")
+        if self.optimizer == "gd-ntk" and (self.weight_decay or self.grad_clip is not None):
+            raise ValueError("gd-ntk is plain gradient descent: set weight_decay 0 and grad_clip null")
         return self
 
 

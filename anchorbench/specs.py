@@ -96,6 +96,11 @@ class TaskSpec(Spec):
     scores: list[str] = Field(min_length=1, description="registered metrics reported for this task")
     primary_score: str = Field(description="the headline score (held-out accuracy or similar)")
     probes: list[str] = Field(default_factory=list, description="registered probes run on the final model")
+    dynamics: list[str] = Field(
+        default_factory=list,
+        description="training-dynamics probes recorded at every evaluation of every run of this task, whatever "
+        "--probes asks (a score that reads one: rd_input, [COND-PD])",
+    )
     analyses: list[Analysis] = Field(
         default_factory=list,
         description="analyses of the training curves that mean something for this task (grokking-timing: "
@@ -284,6 +289,32 @@ class CurveSpec(Spec):
     reference: ReferenceCurve | None = None
 
 
+class SlopeReference(Spec):
+    """Published slopes to print beside a sweep's fitted ones: one point per cell."""
+
+    label: str = Field(description="where the values come from")
+    values: list[dict[str, float]] = Field(
+        min_length=1, description="each: the cell's coordinates (the slope's across/rows axes) and 'slope'"
+    )
+
+
+# Theories a slope sweep can test: each predicts the sign of the slope from a cell's resolved
+# config (anchorbench.scoring.condensation: cond-pd reads model.gamma and model.gamma_prime).
+Theory = Literal["cond-pd"]
+
+
+class SlopeSpec(Spec):
+    """The slope of log(score) against log(x), fitted per seed in every cell of the other axes, with
+    its mean and 95% interval over seeds ([COND-PD]: S_w, the slope of log RD against log width)."""
+
+    x: str = Field(description="a numeric axis of positive values, on a log scale (e.g. model.width)")
+    score: str = Field(description="a score of positive values (e.g. rd_input)")
+    across: str | None = Field(None, description="an axis on the heat map's columns; zero crossings are found along it")
+    rows: str | None = Field(None, description="an axis on the heat map's rows")
+    theory: Theory | None = Field(None, description="the predicted sign of the slope per cell, and its boundary")
+    reference: SlopeReference | None = None
+
+
 class SweepSpec(Spec):
     """A base run and the axes to vary: any config key (``section.key``) and ``seed``."""
 
@@ -294,6 +325,7 @@ class SweepSpec(Spec):
     axes: dict[str, list[Any]] = Field(min_length=1)
     phase: PhaseSpec | None = None
     curve: CurveSpec | None = None  # added after sweeps were run: in the hash only when set
+    slope: SlopeSpec | None = None  # added after sweeps were run: in the hash only when set
 
     @field_validator("id")
     @classmethod
@@ -321,7 +353,35 @@ class SweepSpec(Spec):
                 raise ValueError(f"phase.best_over '{self.phase.best_over}' is already on the diagram's x or y")
         if self.curve is not None:
             self._check_curve(self.curve)
+        if self.slope is not None:
+            self._check_slope(self.slope)
         return self
+
+    def _check_slope(self, slope: SlopeSpec) -> None:
+        named = [ax for ax in (slope.x, slope.across, slope.rows) if ax is not None]
+        for ax in named:
+            if ax not in self.axes or ax == "seed":
+                raise ValueError(f"slope axis '{ax}' is not one of the sweep's config axes")
+        if len(set(named)) != len(named):
+            raise ValueError("slope.x, slope.across and slope.rows must be different axes")
+        further = [k for k in self.axes if k not in (*named, "seed")]
+        if further:
+            raise ValueError(f"a slope sweep varies x, across, rows and seed; '{further[0]}' would mix cells")
+        xs = self.axes[slope.x]
+        if len(xs) < 2 or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in xs):
+            raise ValueError(f"slope.x '{slope.x}' needs at least 2 positive numbers on its axis (a log scale)")
+        for ax in (slope.across, slope.rows):
+            numeric = ax is None or all(isinstance(v, int | float) and not isinstance(v, bool) for v in self.axes[ax])
+            if not numeric:
+                raise ValueError(f"slope axis '{ax}' needs numbers on its axis")
+        if slope.reference is not None:
+            keys = {ax for ax in (slope.across, slope.rows) if ax is not None} | {"slope"}
+            for point in slope.reference.values:
+                if set(point) != keys:
+                    raise ValueError(f"slope.reference points take the keys {', '.join(sorted(keys))}")
+                for ax in keys - {"slope"}:
+                    if point[ax] not in self.axes[ax]:
+                        raise ValueError(f"slope.reference {ax} {point[ax]:g} is not a value of that axis")
 
     def _check_curve(self, curve: CurveSpec) -> None:
         for ax in (curve.x, curve.line):
@@ -352,8 +412,9 @@ class SweepSpec(Spec):
         data = self.model_dump(mode="json")
         if self.phase is not None:
             data["phase"] = hashed(self.phase)
-        if self.curve is None:
-            del data["curve"]
+        for added in ("curve", "slope"):
+            if data[added] is None:
+                del data[added]
         return data
 
     @property

@@ -38,8 +38,14 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_smoke_suite_covers_every_builtin_task() -> None:
+    # The gate runs one sequence model on every entry: a regression task (floats in, the two-layer
+    # network's [COND-PD] setting) is no test of such a model and would refuse it, so it is exempt.
     smoke = {e.task for e in load_suite("smoke").expanded()}
-    builtin = {n for n in TASKS.names() if TASKS.entry(n).origin.startswith("built-in")}
+    builtin = {
+        n for n in TASKS.names()
+        if TASKS.entry(n).origin.startswith("built-in") and TASKS.get(n).objective != "regression"
+    }  # fmt: skip
+    assert builtin, "no token task found"
     assert builtin <= smoke, f"add to tasks/suites/smoke.yaml: {sorted(builtin - smoke)}"
 
 

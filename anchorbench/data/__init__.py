@@ -12,3 +12,4 @@ FAMILIES.register("anchor-statistical", lazy="anchorbench.data.statistical:FAMIL
 FAMILIES.register("anchor-multi-interval", lazy="anchorbench.data.intervals:FAMILY", origin="built-in")
 FAMILIES.register("anchor-recitation", lazy="anchorbench.data.recitation:FAMILY", origin="built-in")
 FAMILIES.register("modular", lazy="anchorbench.data.modular:FAMILY", origin="built-in")
+FAMILIES.register("condensation", lazy="anchorbench.data.condensation:FAMILY", origin="built-in")

@@ -140,10 +140,10 @@ def _relative(run_dir: Path, results_root: Path) -> str:
 
 
 def dynamics_probes(plan: EntryPlan, model: Any, names: tuple[str, ...]) -> Callable[[Any], dict[str, Any]] | None:
-    """The per-evaluation probes asked for, as one callable (None: none asked)."""
+    """The per-evaluation probes the task declares and the run asks for, as one callable (None: none)."""
     from anchorbench.scoring.dynamics import start_probes
 
-    return start_probes(names, model, plan.task.family, plan.params)
+    return start_probes(tuple(dict.fromkeys((*plan.task.dynamics, *names))), model, plan.task.family, plan.params)
 
 
 def run_seed(

@@ -65,6 +65,53 @@ def heatmaps(
     plt.close(fig)
 
 
+def slope_map(
+    grid: np.ndarray,
+    *,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    path: Path | str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    marked: np.ndarray | None = None,
+    boundary: Sequence[Sequence[tuple[float, float]]] = (),
+) -> None:
+    """A signed heat map (blue below zero, red above, white at zero) of ``grid[len(ys), len(xs)]``,
+    annotated, with ``marked`` cells hatched (off the predicted side) and a theory's ``boundary``
+    drawn as polylines in axis coordinates (mapped onto the cells by linear interpolation)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.8 * len(xs) + 2.0), 0.55 * len(ys) + 2.2))
+    finite = np.abs(grid[np.isfinite(grid)])
+    top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    im = ax.imshow(grid, vmin=-top, vmax=top, cmap="RdBu_r", aspect="auto", origin="lower")
+    ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs])
+    ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    for (i, j), value in np.ndenumerate(grid):
+        if np.isfinite(value):
+            ax.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if abs(value) > 0.6 * top else "black")  # fmt: skip
+    if marked is not None:
+        from matplotlib.patches import Rectangle
+
+        for (i, j), on in np.ndenumerate(marked):
+            if on:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", edgecolor="black", lw=1.5))
+    for line in boundary:
+        bx = [float(np.interp(x, xs, range(len(xs)))) for x, _ in line]
+        by = [float(np.interp(y, ys, range(len(ys)))) if len(ys) > 1 else 0.0 for _, y in line]
+        ax.plot(bx, by, "k--", lw=2)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    note = "dashed: the theory's boundary" if boundary else ""
+    note += ("; " if note else "") + "hatched: off the predicted side" if marked is not None and marked.any() else ""
+    ax.set_title(title + (f"\n{note}" if note else ""), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def capacity_plot(
     depths: Sequence[int],
     hops: Sequence[int],
@@ -111,9 +158,11 @@ def line_plot(
     ylabel: str,
     reference_label: str | None = None,
     unit_interval: bool = False,
+    log: bool = False,
 ) -> None:
     """One line per entry of ``lines`` (points ``{x, mean, ci_low, ci_high, reference}``) with its
-    95% interval as error bars, and each line's reference values dashed in the same colour."""
+    95% interval as error bars, and each line's reference values dashed in the same colour;
+    ``log``: both axes on a log scale (an interval reaching 0 or below is drawn down to mean / 10)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (name, points) in enumerate(lines.items()):
@@ -122,6 +171,8 @@ def line_plot(
         mean = np.array([np.nan if p["mean"] is None else p["mean"] for p in points], dtype=float)
         low = np.array([m if p["ci_low"] is None else p["ci_low"] for p, m in zip(points, mean)], dtype=float)
         high = np.array([m if p["ci_high"] is None else p["ci_high"] for p, m in zip(points, mean)], dtype=float)
+        if log:
+            low = np.where(low > 0, low, mean / 10)
         ax.errorbar(xs, mean, yerr=[mean - low, high - mean], fmt="o-", color=color, capsize=3, label=name or None)
         ref = [(p["x"], p["reference"]) for p in points if p["reference"] is not None]
         if ref:
@@ -130,6 +181,9 @@ def line_plot(
                     label=f"{name}: reference" if name else "reference")  # fmt: skip
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
     if unit_interval:
         ax.set_ylim(-0.02, 1.02)

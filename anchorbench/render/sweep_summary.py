@@ -10,7 +10,7 @@ axes ([INIT] Fig. 2 style: the mean in each cell), ``phase-<score>.png``; the ta
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from anchorbench.execution.sweep import DONE, INDEX, finished
 from anchorbench.files import read_json, write_json
 from anchorbench.registry import METRICS
 from anchorbench.render.sweep_curve import curve_points, curve_table, draw_curve
+from anchorbench.render.sweep_slope import draw_slopes, slope_cells, slope_report
 from anchorbench.render.tables import arrow, ci, num, table
 
 TIME_SCORE = "t_gen_0.95_km_median"
@@ -35,6 +36,8 @@ class Row:
     n_cells: int
     statuses: dict[str, int]
     scores: dict[str, dict[str, Any]]  # score -> {mean, ci_low, ci_high, direction}
+    seed_scores: dict[int, dict[str, float | None]] = field(default_factory=dict)  # seed -> score -> value
+    model_config: dict[str, Any] = field(default_factory=dict)  # the cell's resolved model config
 
 
 def load_index(folder: Path) -> dict[str, Any]:
@@ -73,7 +76,9 @@ def collect(folder: Path, index: dict[str, Any]) -> list[Row]:
                 lo, hi = t["km_ci"]
                 scores[TIME_SCORE] = {"mean": t["km_median_t_gen"], "ci_low": lo, "ci_high": hi, "direction": "lower",
                                       "censored": t["censored"]}  # fmt: skip
-        rows.append(Row(label, coords, len(results), len(cells), statuses, scores))
+        seed_scores = {r.seed: dict(r.scores) for r in results}
+        model_config = dict(results[0].model.config) if results else {}
+        rows.append(Row(label, coords, len(results), len(cells), statuses, scores, seed_scores, model_config))
     return rows
 
 
@@ -115,8 +120,16 @@ def report(folder: Path, *, plots: bool = True) -> tuple[str, list[Path]]:
         text += "\n\n" + curve_table(lines, curve)
         if plots:
             pngs.append(draw_curve(folder, index["request"]["sweep"]["id"], lines, curve))
+    slope = index.get("slope")
+    fitted = []
+    if slope:
+        fitted = slope_cells(rows, slope)
+        text += "\n\n" + slope_report(fitted, slope)
+        if plots:
+            pngs.extend(draw_slopes(folder, index["request"]["sweep"]["id"], fitted, rows, slope))
     write_json(folder / "report.json", {"axes": axes, "rows": [r.__dict__ for r in rows],
-                                        "reduced": [g.__dict__ for g in reduced]})  # fmt: skip
+                                        "reduced": [g.__dict__ for g in reduced],
+                                        "slopes": [c.__dict__ for c in fitted]})  # fmt: skip
     return text, pngs
 
 

@@ -167,13 +167,14 @@ def dynamics_table(results: Sequence[RunResult], final_probes: Sequence[dict[str
             row += [
                 num(probes.get("weight_norm"), 1),
                 num(probes.get("rd"), 2),
+                num(probes.get("rd_input"), 3),
                 f"{cond['clusters']:g}/{cond['neurons']:g}" if cond else "—",
                 num(probes.get("fourier_top5"), 2),
             ]
         rows.append(row)
     headers = ["seed", "loss power law alpha"]
     if any(final_probes):
-        headers += ["weight norm", "RD", "clusters/neurons", "fourier top5"]
+        headers += ["weight norm", "RD", "RD input", "clusters/neurons", "fourier top5"]
     return "Training dynamics (final evaluation)\n" + tabulate(
         rows, headers=headers, tablefmt=FMT, disable_numparse=True
     )

@@ -1,6 +1,13 @@
 """Metrics and scores. Importing this package registers the built-in metrics."""
 
-from anchorbench.scoring import accuracy, matching, reasoning, recitation, statistical  # noqa: F401  (registration on import)
+from anchorbench.scoring import (  # noqa: F401  (registration on import)
+    accuracy,
+    condensation,
+    matching,
+    reasoning,
+    recitation,
+    statistical,
+)
 from anchorbench.scoring.evaluation import Evaluation, SplitEval
 from anchorbench.scoring.metric import Metric, metric
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -74,6 +74,8 @@ class Evaluation:
     step: int
     splits: dict[str, SplitEval]
     group_names: tuple[str, ...]
+    # training-dynamics probe values at this step (rd_input, ...), for metrics that report one
+    dynamics: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, split: str) -> SplitEval:
         return self.splits[split]

@@ -45,6 +45,8 @@ class Ensemble:
     def __init__(self, trainers: list[Any]):
         if trainers[0].objective.name != "last-token":  # the stacked update below is the last-token loss
             raise NotBatchable(f"the {trainers[0].objective.name} objective is trained one seed at a time")
+        if trainers[0].cfg.stop_loss is not None:  # members would stop at different steps
+            raise NotBatchable("a run with train.stop_loss is trained one seed at a time")
         self.trainers = trainers
         self.cfg = trainers[0].cfg
         self.models = [t.model for t in trainers]

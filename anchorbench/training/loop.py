@@ -1,5 +1,8 @@
 """The training loop: AdamW, warmup + cosine, clipping, scheduled evaluation, checkpoints.
 
+(``optimizer: gd-ntk`` swaps AdamW for gradient descent at a curvature-scaled step, and
+``stop_loss`` ends a run early once it has fitted: the [COND-PD] protocol.)
+
 Time is counted in optimizer steps. "Step s" means "after s updates": the evaluation at
 step 0 is the initialization, the one at ``steps`` the final model. Everything the loop
 does is a function of ``(config, seed, step)`` (the batch order included), so a run
@@ -8,6 +11,7 @@ resumed from a checkpoint ends exactly where an uninterrupted run does.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -26,6 +30,7 @@ from anchorbench.data.seeding import rng_for
 from anchorbench.errors import UserError
 from anchorbench.files import append_jsonl, write_jsonl
 from anchorbench.scoring import Evaluation, Metric, SplitEval
+from anchorbench.training.curvature import ntk_top_eigenvalue
 from anchorbench.training.objectives import objective_of
 
 CHECKPOINT = "checkpoint.pt"
@@ -180,7 +185,13 @@ class Trainer:
         # parameters); evaluation stays eager, so inference mode does not cost a second compile.
         self.forward = torch.compile(self.model) if cfg.compile else self.model
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = adamw(self.params, cfg, self.device)
+        if cfg.optimizer == "gd-ntk" and self.objective.name != "regression":
+            raise UserError(f"train.optimizer gd-ntk needs the regression objective, not {self.objective.name}")
+        self.optimizer = (
+            torch.optim.SGD(self.params, lr=cfg.lr)
+            if cfg.optimizer == "gd-ntk"
+            else adamw(self.params, cfg, self.device)
+        )
         self.history: list[dict[str, Any]] = []
         self.last_eval: Evaluation | None = None
 
@@ -250,9 +261,11 @@ class Trainer:
     def step(self, step: int) -> torch.Tensor:
         """One optimizer update at ``step``; returns the batch's loss."""
         lr = lr_at(step, self.cfg)
+        idx = torch.from_numpy(self.order.indices(step)).to(self.device)
+        if self.cfg.optimizer == "gd-ntk":  # lr is the fraction of 1 / lambda_max taken as the step
+            lr /= ntk_top_eigenvalue(self.forward, self.params, self.train_x[idx])
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        idx = torch.from_numpy(self.order.indices(step)).to(self.device)
         loss = self.objective.loss(self.forward, self.train_x[idx], self.train_y[idx])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -263,6 +276,9 @@ class Trainer:
 
     def record(self, ev: Evaluation, step: int, train_loss: float | None, bar: Any = None) -> None:
         """Append one evaluation to the history (and history.jsonl), with its scores and probes."""
+        probes = finite_tree(self.probes(self.model)) if self.probes is not None else None
+        if probes:  # a metric may report a probe's value (rd_input in [COND-PD])
+            ev = dataclasses.replace(ev, dynamics=probes)
         scores = {m.name: finite_or_null(m(ev)) for m in self.metrics}
         record = {
             "step": step,
@@ -271,8 +287,8 @@ class Trainer:
             "splits": finite_tree(ev.summary()),
             "scores": scores,
         }
-        if self.probes is not None:
-            record["probes"] = finite_tree(self.probes(self.model))
+        if probes is not None:
+            record["probes"] = probes
         self.history.append(record)
         self.last_eval = ev
         if self.run_dir:
@@ -326,9 +342,15 @@ def train_loop(
             checkpoint(step, (total[0], count))
         if step >= cfg.steps or not any(active):
             break
-        total += update(step, active)
+        losses = update(step, active)
+        total += losses
         count += 1
         step += 1
+        if cfg.stop_loss is not None:  # losses are before this step's update, as in the [COND-PD] code
+            for i, t in enumerate(members):
+                if active[i] and float(losses[i]) < cfg.stop_loss:
+                    active[i], stopped[i] = False, step
+                    t.record(t.evaluate(t.model, step), step, (total[i] / count).item(), bar)
         # Syncing with the device every step would stall a GPU; every 10 is enough to catch a
         # NaN before it spreads (NaN weights stay NaN anyway).
         if step % 10 == 0 or step == cfg.steps:
