@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -188,7 +190,8 @@ def line_plot(
     if unit_interval:
         ax.set_ylim(-0.02, 1.02)
     ax.legend(loc="best", fontsize=8)
-    ax.set_title(title + (f"\nreference (dashed): {reference_label}" if reference_label else ""), fontsize=9)
+    label = f"\n{textwrap.fill(f'reference (dashed): {reference_label}', 90)}" if reference_label else ""
+    ax.set_title(title + label, fontsize=9)  # wrapped: a long provenance label would run off the figure
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
