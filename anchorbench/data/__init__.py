@@ -13,3 +13,4 @@ FAMILIES.register("anchor-multi-interval", lazy="anchorbench.data.intervals:FAMI
 FAMILIES.register("anchor-recitation", lazy="anchorbench.data.recitation:FAMILY", origin="built-in")
 FAMILIES.register("modular", lazy="anchorbench.data.modular:FAMILY", origin="built-in")
 FAMILIES.register("condensation", lazy="anchorbench.data.condensation:FAMILY", origin="built-in")
+FAMILIES.register("frequency", lazy="anchorbench.data.frequency:FAMILY", origin="built-in")

@@ -139,11 +139,14 @@ def _relative(run_dir: Path, results_root: Path) -> str:
     return str(run_dir.relative_to(results_root)) if run_dir.is_relative_to(results_root) else str(run_dir)
 
 
-def dynamics_probes(plan: EntryPlan, model: Any, names: tuple[str, ...]) -> Callable[[Any], dict[str, Any]] | None:
+def dynamics_probes(
+    plan: EntryPlan, model: Any, names: tuple[str, ...], dataset: Any = None
+) -> Callable[[Any], dict[str, Any]] | None:
     """The per-evaluation probes the task declares and the run asks for, as one callable (None: none)."""
     from anchorbench.scoring.dynamics import start_probes
 
-    return start_probes(tuple(dict.fromkeys((*plan.task.dynamics, *names))), model, plan.task.family, plan.params)
+    asked = tuple(dict.fromkeys((*plan.task.dynamics, *names)))
+    return start_probes(asked, model, plan.task.family, plan.params, dataset)
 
 
 def run_seed(
@@ -197,7 +200,7 @@ def prepare_seed(plan: EntryPlan, seed: int, run_dir: Path, *, progress: bool, p
     return Trainer(
         model, dataset, plan.train, seed=seed, metrics=metrics, run_dir=run_dir,
         config_hash=plan.run_key(seed), progress=progress, desc=f"{plan.label} seed {seed}",
-        probes=dynamics_probes(plan, model, probes),
+        probes=dynamics_probes(plan, model, probes, dataset),
     )  # fmt: skip
 
 

@@ -196,6 +196,65 @@ def line_plot(
     plt.close(fig)
 
 
+def spectrum_plot(history: list[dict[str, Any]], *, path: Path | str, title: str) -> bool:
+    """[FREQ] from the ``spectrum`` probe: the amplitude of each frequency of the output on the training
+    and on the test points over steps (heat maps), the training targets' own spectrum, the train and
+    test loss, and the output over x at three moments (the foot and the top of the test-loss bump, the
+    end) next to the target. False when no spectrum was recorded."""
+    rows = [r for r in history if (r.get("probes") or {}).get("spectrum")]
+    if len(rows) < 3:
+        return False
+    plt = _pyplot()
+    steps = np.array([r["step"] for r in rows])
+    spectra = {name: np.array([r["probes"]["spectrum"][name] for r in rows]).T for name in ("train", "test")}
+    head = rows[0]["probes"]["spectrum"]
+    from anchorbench.scoring.frequency import largest_rise
+
+    losses = {
+        n: np.array([np.nan if (v := r["splits"][n]["loss"]) is None else v for r in rows]) for n in ("train", "test")
+    }
+    _, low, peak = largest_rise(losses["train"], losses["test"])  # the bump's foot and top (0, 0: none)
+    moments = sorted({low, peak, len(rows) - 1})
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
+    x_edges = np.arange(len(rows) + 1) - 0.5
+    for ax, name in zip(axes[:2], ("train", "test")):
+        im = ax.pcolormesh(x_edges, np.arange(spectra[name].shape[0] + 1) - 0.5, spectra[name], cmap="magma")
+        ticks = np.unique(np.linspace(0, len(rows) - 1, 6).round().astype(int))
+        ax.set_xticks(ticks, [str(steps[i]) for i in ticks])
+        ax.set_xlabel("step (evaluations)")
+        ax.set_ylabel("frequency k")
+        ax.set_title(f"output amplitude on the {name} points")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    if head.get("train_target"):
+        strongest = np.argsort(head["train_target"])[::-1][:4]
+        axes[0].set_title("output amplitude on the train points\n(the targets' own, strongest: " + ", ".join(
+            f"k{k} {head['train_target'][k]:.2f}" for k in strongest) + ")", fontsize=9)  # fmt: skip
+    loss_ax = axes[2]
+    for name in ("train", "test"):
+        loss_ax.plot(steps[1:], [r["splits"][name]["loss"] for r in rows[1:]], label=name, color=SPLIT_COLORS[name])
+    for i in moments:
+        loss_ax.axvline(steps[i], color="grey", ls=":", lw=1)
+    loss_ax.set_xscale("log")
+    loss_ax.set_yscale("log")
+    loss_ax.set_xlabel("step")
+    loss_ax.set_title("loss (dotted: the moments on the right)")
+    loss_ax.legend(fontsize=8)
+    out_ax = axes[3]
+    if head.get("outputs_x"):
+        out_ax.plot(head["outputs_x"], head["outputs_target"], "k--", lw=1.5, label="target")
+        for j, i in enumerate(moments):
+            out_ax.plot(head["outputs_x"], rows[i]["probes"]["spectrum"]["outputs"], color=f"C{j}",
+                        label=f"step {steps[i]}")  # fmt: skip
+        out_ax.legend(fontsize=8)
+    out_ax.set_xlabel("x")
+    out_ax.set_title("the output over x")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 SPLIT_COLORS = {"train": "tab:blue", "test": "tab:orange", "unseen": "tab:green", "ood": "tab:red"}
 
 

@@ -26,6 +26,8 @@ def plot_seed(folder: Path) -> list[Path]:
     plots.curves_plot(history, timing, path=written[0], title=title)
     if plots.probes_plot(history, path=folder / "probes.png", title=title):
         written.append(folder / "probes.png")
+    if plots.spectrum_plot(history, path=folder / "spectrum.png", title=title):
+        written.append(folder / "spectrum.png")
     return written
 
 

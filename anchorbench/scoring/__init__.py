@@ -3,6 +3,7 @@
 from anchorbench.scoring import (  # noqa: F401  (registration on import)
     accuracy,
     condensation,
+    frequency,
     matching,
     reasoning,
     recitation,

@@ -11,7 +11,10 @@ Computed at every evaluation (``--probes``) and stored in ``history.jsonl``:
   clusters of ``|cos| >= 0.95``; reports the number of clusters, the number of neurons and
   the top eigenvalue of the ``|cos|`` matrix over the number of neurons (1 = all aligned);
 * ``fourier`` (modular tasks): the share of the number embeddings' power in their top-5
-  frequencies along the number axis ([GROK]: grokked embeddings are sparse in frequency).
+  frequencies along the number axis ([GROK]: grokked embeddings are sparse in frequency);
+* ``spectrum`` (1-D regression): the amplitude of each frequency 0..2k of the network's output on
+  the training and on the test points (non-uniform DFT), and the output at 101 test points
+  ([FREQ]: the spurious low frequencies a network fits first).
 
 At the end of every run, from the history: ``power_law``, the exponent of the training
 loss, ``L(t) = c t^-alpha + L_inf`` (0 <= L_inf <= min L) fitted on log-binned points in a
@@ -32,6 +35,7 @@ import numpy as np
 from anchorbench.registry import DYNAMICS_PROBES
 
 COS_THRESHOLD = 0.95
+SHOWN_OUTPUTS = 101  # test points whose outputs the spectrum probe keeps (the output over x, plotted)
 TOP_FREQUENCIES = 5
 
 
@@ -97,25 +101,25 @@ ProbeFn = Callable[[Any], dict[str, Any]]  # model -> {history key: value}
 class DynamicsProbe:
     """A training-dynamics probe, computed at every evaluation and stored in ``history.jsonl``.
 
-    ``start(model, family, params)`` is called once on the initial model and returns the
+    ``start(model, family, params, dataset)`` is called once on the initial model and returns the
     per-evaluation function, or None where the probe does not apply (no neuron layer to
     cluster; not a modular task)."""
 
     name: str
     description: str
-    start: Callable[[Any, str, Any], ProbeFn | None]
+    start: Callable[[Any, str, Any, Any], ProbeFn | None]  # (model, family, params, dataset)
 
 
-def _start_weight_norm(model: Any, family: str, params: Any) -> ProbeFn:
+def _start_weight_norm(model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn:
     return lambda m: {"weight_norm": weight_norm(m)}
 
 
-def _start_rd(model: Any, family: str, params: Any) -> ProbeFn:
+def _start_rd(model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn:
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}  # W(0)
     return lambda m: {"rd": relative_change(m, initial)}
 
 
-def _start_rd_input(model: Any, family: str, params: Any) -> ProbeFn | None:
+def _start_rd_input(model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn | None:
     if not hasattr(model, "input_weights"):
         return None
     w0 = model.input_weights().detach().double().clone()
@@ -127,16 +131,57 @@ def _start_rd_input(model: Any, family: str, params: Any) -> ProbeFn | None:
     return rd_input
 
 
-def _start_condensation(model: Any, family: str, params: Any) -> ProbeFn | None:
+def _start_condensation(model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn | None:
     if neuron_weights(model) is None:
         return None
     return lambda m: {"condensation": condensation(neuron_weights(m))}  # type: ignore[arg-type]
 
 
-def _start_fourier(model: Any, family: str, params: Any) -> ProbeFn | None:
+def _start_fourier(model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn | None:
     if family != "modular":
         return None
     return lambda m: {"fourier_top5": fourier_concentration(m, params.p)}
+
+
+def _start_spectrum(model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn | None:
+    if dataset is None or dataset.objective != "regression" or dataset.splits["train"].tokens.shape[1] != 1:
+        return None
+    import torch
+
+    top = 2 * int(getattr(params, "target_frequency", 5))  # frequencies 0..top
+    points = {name: dataset.splits[name].tokens[:, 0].astype(np.float64) for name in ("train", "test")}
+    shown = np.unique(np.linspace(0, len(points["test"]) - 1, SHOWN_OUTPUTS).round().astype(int))
+    first = [True]  # the shown points and their targets go into the first record only (history size)
+
+    def spectrum(m: Any) -> dict[str, Any]:
+        device = next(m.parameters()).device
+        out: dict[str, Any] = {}
+        with torch.inference_mode():
+            for name, x in points.items():
+                f = m(torch.from_numpy(x.astype(np.float32))[:, None].to(device)).float().cpu().double().numpy()[:, 0]
+                out[name] = [float(a) for a in amplitudes(f, x, top)]
+                if name == "test":
+                    out["outputs"] = [float(v) for v in f[shown]]
+        if first[0]:
+            test = dataset.splits["test"]
+            out["outputs_x"] = [float(v) for v in test.tokens[shown, 0]]
+            out["outputs_target"] = [float(v) for v in test.labels[shown, 0]]
+            out["train_target"] = [float(a) for a in amplitudes(dataset.splits["train"].labels[:, 0].astype(np.float64),
+                                                                points["train"], top)]  # fmt: skip
+            first[0] = False
+        return {"spectrum": out}
+
+    return spectrum
+
+
+def amplitudes(f: np.ndarray, x: np.ndarray, top: int) -> np.ndarray:
+    """``[top + 1]``: the amplitude of frequency k = 0..top in ``f`` sampled at ``x`` by the non-uniform
+    DFT ([FREQ]: F[f](k) = (1/n) sum_i f(x_i) exp(-i k x_i)), doubled for k >= 1 so that A sin(kx) on
+    an even grid of [-pi, pi] reads A."""
+    k = np.arange(top + 1)[:, None]  # [K, 1]
+    coef = np.abs((f[None, :] * np.exp(-1j * k * x[None, :])).mean(axis=1))  # [K]
+    coef[1:] *= 2
+    return coef
 
 
 for _probe in (
@@ -147,15 +192,20 @@ for _probe in (
     ),
     DynamicsProbe("condensation", "clusters of aligned neuron input weights (|cos| >= 0.95)", _start_condensation),
     DynamicsProbe("fourier", "share of the number embeddings' power in 5 frequencies (modular)", _start_fourier),
+    DynamicsProbe(
+        "spectrum",
+        "amplitudes of the output's frequencies on the train and test points (1-D regression, [FREQ])",
+        _start_spectrum,
+    ),
 ):
     DYNAMICS_PROBES.register(_probe.name, _probe, origin="built-in")
 
 
-def start_probes(names: Sequence[str], model: Any, family: str, params: Any) -> ProbeFn | None:
+def start_probes(names: Sequence[str], model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn | None:
     """The probes ``names`` as one per-evaluation function (None: none asked)."""
     if not names:
         return None
-    fns = [fn for n in names if (fn := DYNAMICS_PROBES.get(n).start(model, family, params)) is not None]
+    fns = [fn for n in names if (fn := DYNAMICS_PROBES.get(n).start(model, family, params, dataset)) is not None]
     return lambda m: {k: v for fn in fns for k, v in fn(m).items()}
 
 

@@ -76,6 +76,8 @@ class Evaluation:
     group_names: tuple[str, ...]
     # training-dynamics probe values at this step (rd_input, ...), for metrics that report one
     dynamics: dict[str, Any] = field(default_factory=dict)
+    # the run's history.jsonl records before this step, for metrics of the training course ([FREQ])
+    history: tuple[dict[str, Any], ...] = ()
 
     def __getitem__(self, split: str) -> SplitEval:
         return self.splits[split]

@@ -277,8 +277,8 @@ class Trainer:
     def record(self, ev: Evaluation, step: int, train_loss: float | None, bar: Any = None) -> None:
         """Append one evaluation to the history (and history.jsonl), with its scores and probes."""
         probes = finite_tree(self.probes(self.model)) if self.probes is not None else None
-        if probes:  # a metric may report a probe's value (rd_input in [COND-PD])
-            ev = dataclasses.replace(ev, dynamics=probes)
+        # a metric may report a probe's value (rd_w in [COND-PD]) or read the course so far ([FREQ])
+        ev = dataclasses.replace(ev, dynamics=probes or {}, history=tuple(self.history))
         scores = {m.name: finite_or_null(m(ev)) for m in self.metrics}
         record = {
             "step": step,
