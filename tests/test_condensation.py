@@ -152,3 +152,38 @@ def test_a_slope_sweep_reads_linear_and_condensed_on_the_theorems_sides(tmp_path
     assert slopes[0.5]["mean"] < 0 < slopes[1.75]["mean"] and slopes[0.5]["reference"] == -0.506
     assert len(slopes[0.5]["slopes"]) == 2
     assert (out / "slope-rd_w.png").stat().st_size > 0 and (out / "slope-rd_w-vs-width.png").stat().st_size > 0
+
+
+# -- initial condensation (the lab's demo) -----------------------------------------------------------------
+def test_directions_count_signed_clusters_that_hold_a_tenth_of_the_neurons() -> None:
+    from anchorbench.scoring.dynamics import directions
+
+    rng = np.random.default_rng(0)
+    u, v = np.array([1.0, 2.0, 0.5]), np.array([-2.0, 0.3, 1.0])
+    rows = [s * u * (1 + 0.001 * rng.standard_normal(3)) for s in (1,) * 10 + (-1,) * 8]
+    rows += [v * (1 + 0.001 * rng.standard_normal(3)) for _ in range(2)]  # 2 of 24: under a tenth
+    rows += [np.array(r) for r in ([0.0, 0, 1], [1.0, 0, 0], [0.0, 1, 0], [1.0, -1, 1])]  # scattered: cos < 0.95
+    out = directions(np.array(rows))
+    assert out["directions"] == 2 and out["direction_share"] == pytest.approx(18 / 24)
+    assert out["clusters"] >= 3 + 1  # u, -u, v, and the scattered rest
+    assert directions(np.zeros((4, 3)))["directions"] == 0  # no vector, no direction
+
+
+def test_xtanh_is_x_times_tanh() -> None:
+    net = TwoLayer(1, 1, width=3, activation="xtanh")
+    x = torch.linspace(-2, 2, 5)
+    assert torch.allclose(net.act(x), x * torch.tanh(x))
+
+
+def test_tanh_condenses_onto_two_opposite_directions_and_the_cosine_map_is_drawn(cli, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    r = cli("run", "initial-condensation-v1", "--out", str(out), "--quiet")
+    assert r.code == 0, r.err
+    seed = out / "initial-condensation-v1" / "seed-0"
+    result = json.loads((seed / "result.json").read_text())
+    assert result["scores"]["condensed_directions"] == 2 and result["scores"]["condensed_share"] > 0.9
+    cos = np.array(result["probes"]["cosine-map"]["cosine"])
+    assert cos.shape == (50, 50) and np.allclose(np.diag(cos), 1, atol=1e-3) and cos.min() < -0.95  # w and -w
+    assert (seed / "cosine-map.png").stat().st_size > 0
+    history = [json.loads(line) for line in (seed / "history.jsonl").read_text().splitlines()]
+    assert history[0]["probes"]["directions"]["directions"] == 0  # at init: no direction holds a tenth

@@ -14,3 +14,4 @@ FAMILIES.register("anchor-recitation", lazy="anchorbench.data.recitation:FAMILY"
 FAMILIES.register("modular", lazy="anchorbench.data.modular:FAMILY", origin="built-in")
 FAMILIES.register("condensation", lazy="anchorbench.data.condensation:FAMILY", origin="built-in")
 FAMILIES.register("frequency", lazy="anchorbench.data.frequency:FAMILY", origin="built-in")
+FAMILIES.register("sines", lazy="anchorbench.data.sines:FAMILY", origin="built-in")

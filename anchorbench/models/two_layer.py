@@ -35,7 +35,7 @@ class TwoLayerConfig(BaseModel):
     }  # fmt: skip
 
     width: int = Field(1000, ge=1, description="hidden units m")
-    activation: Literal["relu", "tanh"] = Field("relu", description="hidden nonlinearity")
+    activation: Literal["relu", "tanh", "xtanh"] = Field("relu", description="hidden nonlinearity (xtanh: x tanh x)")
     input_std: float | None = Field(
         None, gt=0, description="std of the input weights w_k (beta_2); null: PyTorch's default init"
     )
@@ -76,6 +76,13 @@ class TwoLayerConfig(BaseModel):
         return m ** -(e - self.gamma_prime), m**-e, m ** (self.gamma - 2 * e + self.gamma_prime)
 
 
+class XTanh(nn.Module):
+    """``x * tanh(x)``: flat to second order at 0 (the [COND-PD] lab's demo: more condensed directions)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.tanh(x)
+
+
 class TwoLayer(nn.Module):
     """``forward(x [B, d_in] float) -> [B, d_out]``."""
 
@@ -89,7 +96,7 @@ class TwoLayer(nn.Module):
         units = 2 * cfg.width if cfg.antisymmetric else cfg.width
         self.hidden = nn.Linear(d_in, units, bias=cfg.bias)  # rows are the w_k
         self.out = nn.Linear(units, d_out, bias=False)  # columns are the a_k
-        self.act = nn.ReLU() if cfg.activation == "relu" else nn.Tanh()
+        self.act = {"relu": nn.ReLU, "tanh": nn.Tanh, "xtanh": XTanh}[cfg.activation]()
         self.output_scale = cfg.scales()[2]
         input_std, output_std, _ = cfg.scales()
         with torch.no_grad():

@@ -113,6 +113,20 @@ def slope_map(
     plt.close(fig)
 
 
+def heatmap_signed(matrix: np.ndarray, *, path: Path | str, title: str) -> None:
+    """A square matrix on [-1, 1] (blue -1, white 0, red 1), no annotations: a cosine map."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 4.5))
+    im = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
+    ax.set_xlabel("neuron (ordered)")
+    ax.set_ylabel("neuron (ordered)")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def capacity_plot(
     depths: Sequence[int],
     hops: Sequence[int],

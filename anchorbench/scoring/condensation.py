@@ -1,4 +1,4 @@
-"""[COND-PD] the condensation phase diagram: the order parameter of one run, the regimes of the theorem.
+"""[COND-PD] condensation: the phase diagram's order parameter and regimes, and initial condensation.
 
 One run gives ``rd_w``: the relative change of the input weights (with biases) between the
 init and the end of training, ``||theta_w(T) - theta_w(0)|| / ||theta_w(0)||`` (the
@@ -11,11 +11,15 @@ RD -> 0 with m (S_w < 0) in the linear regime, RD -> infinity (S_w > 0) in the c
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
+
+from anchorbench.registry import PROBES
 from anchorbench.scoring.evaluation import Evaluation
+from anchorbench.scoring.mechanism import Probe
 from anchorbench.scoring.metric import metric
-from anchorbench.scoring.tolerance import RELATIVE
+from anchorbench.scoring.tolerance import COUNT, RELATIVE
 
 Regime = Literal["linear", "critical", "condensed"]
 
@@ -46,3 +50,54 @@ def cond_pd_regime(gamma: float, gamma_prime: float, eps: float = 1e-9) -> Regim
 def predicted_sign(regime: Regime) -> int:
     """The sign of S_w each regime predicts (0: critical, RD of order one)."""
     return {"linear": -1, "critical": 0, "condensed": 1}[regime]
+
+
+# -- initial condensation (the lab's demo) ----------------------------------------------------------------
+@metric(
+    "condensed_directions",
+    "lower",
+    "directions the input weights (with bias) have condensed onto: signed clusters of cos >= 0.95 holding >= 10% "
+    "of the neurons (needs the directions probe; lower: more condensed, an order parameter)",
+    bounds=(0.0, None),
+    tolerance=COUNT,
+)
+def condensed_directions(ev: Evaluation) -> float:
+    return float((ev.dynamics.get("directions") or {}).get("directions", math.nan))
+
+
+@metric(
+    "condensed_share",
+    "higher",
+    "share of the neurons in those directions (1: every neuron condensed; needs the directions probe)",
+    bounds=(0.0, 1.0),
+)
+def condensed_share(ev: Evaluation) -> float:
+    return float((ev.dynamics.get("directions") or {}).get("direction_share", math.nan))
+
+
+def cosine_map(model: Any, dataset: Any, params: Any) -> dict[str, Any]:
+    """The signed cosine between every two neurons' input vectors (bias included), neurons ordered by
+    the leading eigenvector of the matrix (the lab's notebook), for the heat map."""
+    if not hasattr(model, "input_weights"):
+        return {"skipped": f"{type(model).__name__} has no input_weights()"}
+    w = model.input_weights().detach().cpu().double().numpy()
+    w = w[np.linalg.norm(w, axis=1) > 0]
+    unit = w / np.linalg.norm(w, axis=1, keepdims=True)
+    cos = unit @ unit.T
+    order = np.argsort(np.linalg.eigh(cos)[1][:, -1], kind="stable")
+    return {"cosine": np.round(cos[np.ix_(order, order)], 4).tolist(), "neurons": len(w)}
+
+
+def plot_cosine_map(data: dict[str, Any], path: Any) -> None:
+    if "cosine" not in data:
+        return
+    from anchorbench.render.figures import heatmap_signed
+
+    heatmap_signed(np.array(data["cosine"]), path=path, title=f"cosine of the {data['neurons']} input vectors")
+
+
+PROBES.register(
+    "cosine-map",
+    Probe("cosine-map", cosine_map, plot_cosine_map, "signed cosines between neurons' input weights, ordered"),
+    origin="built-in",
+)

@@ -12,6 +12,8 @@ Computed at every evaluation (``--probes``) and stored in ``history.jsonl``:
   the top eigenvalue of the ``|cos|`` matrix over the number of neurons (1 = all aligned);
 * ``fourier`` (modular tasks): the share of the number embeddings' power in their top-5
   frequencies along the number axis ([GROK]: grokked embeddings are sparse in frequency);
+* ``directions`` (two-layer): signed clusters of the input weights with their biases, and how
+  many hold at least 10% of the neurons ([COND-PD]'s initial condensation);
 * ``spectrum`` (1-D regression): the amplitude of each frequency 0..2k of the network's output on
   the training and on the test points (non-uniform DFT), and the output at 101 test points
   ([FREQ]: the spurious low frequencies a network fits first).
@@ -35,6 +37,7 @@ import numpy as np
 from anchorbench.registry import DYNAMICS_PROBES
 
 COS_THRESHOLD = 0.95
+DIRECTION_SHARE = 0.1  # a cluster of at least this share of the neurons is a condensed direction
 SHOWN_OUTPUTS = 101  # test points whose outputs the spectrum probe keeps (the output over x, plotted)
 TOP_FREQUENCIES = 5
 
@@ -79,6 +82,31 @@ def condensation(weights: np.ndarray, threshold: float = COS_THRESHOLD) -> dict[
         clusters += 1
     top = float(np.linalg.eigvalsh(cos)[-1])
     return {"clusters": float(clusters), "neurons": float(len(unit)), "top_eig_ratio": top / len(unit)}
+
+
+def directions(
+    weights: np.ndarray, threshold: float = COS_THRESHOLD, share: float = DIRECTION_SHARE
+) -> dict[str, float]:
+    """The directions the neurons' input vectors (rows, bias included) have condensed onto: greedy
+    clusters of signed cosine >= ``threshold`` (the largest remaining vector founds the next), and
+    those holding at least ``share`` of the neurons counted as directions ([COND-PD] initial
+    condensation: tanh gives 2, w and -w; x tanh up to 4). Signed, unlike ``condensation``: w and
+    -w are two directions of the input weights."""
+    norms = np.linalg.norm(weights, axis=1)
+    order = np.argsort(-norms, kind="stable")
+    order = order[norms[order] > 0]
+    unit = weights[order] / norms[order, None]
+    cos = unit @ unit.T
+    unassigned = np.ones(len(unit), dtype=bool)
+    sizes = []
+    while unassigned.any():
+        i = int(np.flatnonzero(unassigned)[0])
+        members = unassigned & (cos[i] >= threshold)
+        sizes.append(int(members.sum()))
+        unassigned &= ~members
+    n = max(1, len(weights))
+    big = [k for k in sizes if k >= share * n]
+    return {"directions": float(len(big)), "direction_share": sum(big) / n, "clusters": float(len(sizes))}
 
 
 def fourier_concentration(model: Any, p: int, top: int = TOP_FREQUENCIES) -> float | None:
@@ -143,6 +171,12 @@ def _start_fourier(model: Any, family: str, params: Any, dataset: Any = None) ->
     return lambda m: {"fourier_top5": fourier_concentration(m, params.p)}
 
 
+def _start_directions(model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn | None:
+    if not hasattr(model, "input_weights"):
+        return None
+    return lambda m: {"directions": directions(m.input_weights().detach().cpu().double().numpy())}
+
+
 def _start_spectrum(model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn | None:
     if dataset is None or dataset.objective != "regression" or dataset.splits["train"].tokens.shape[1] != 1:
         return None
@@ -192,6 +226,11 @@ for _probe in (
     ),
     DynamicsProbe("condensation", "clusters of aligned neuron input weights (|cos| >= 0.95)", _start_condensation),
     DynamicsProbe("fourier", "share of the number embeddings' power in 5 frequencies (modular)", _start_fourier),
+    DynamicsProbe(
+        "directions",
+        "signed clusters (cos >= 0.95) of the input weights with bias: condensed directions (two-layer)",
+        _start_directions,
+    ),
     DynamicsProbe(
         "spectrum",
         "amplitudes of the output's frequencies on the train and test points (1-D regression, [FREQ])",
