@@ -15,3 +15,4 @@ FAMILIES.register("modular", lazy="anchorbench.data.modular:FAMILY", origin="bui
 FAMILIES.register("condensation", lazy="anchorbench.data.condensation:FAMILY", origin="built-in")
 FAMILIES.register("frequency", lazy="anchorbench.data.frequency:FAMILY", origin="built-in")
 FAMILIES.register("sines", lazy="anchorbench.data.sines:FAMILY", origin="built-in")
+FAMILIES.register("parity", lazy="anchorbench.data.parity:FAMILY", origin="built-in")

@@ -118,3 +118,52 @@ def grokking_delay(ev: Evaluation) -> float:
     steps, train, test = _course(ev)
     level = FIT_THRESHOLD * _scale(ev)
     return first_below(steps, test, level) - first_below(steps, train, level)
+
+
+# -- parity ([FREQ], the parity experiment) ----------------------------------------------------------------
+@metric(
+    "sign_error",
+    "lower",
+    "share of test points whose prediction has the wrong sign (a +-1 target: [FREQ] parity's test error)",
+    bounds=(0.0, 1.0),
+)
+def sign_error(ev: Evaluation) -> float:
+    s = ev["test"]
+    return float((np.sign(s.preds) != np.sign(s.split.labels)).any(axis=1).mean())
+
+
+@metric(
+    "steps_to_zero_error",
+    "lower",
+    "first evaluated step with sign_error 0 on the test points (null: not within the run)",
+    tolerance=RELATIVE,
+)
+def steps_to_zero_error(ev: Evaluation) -> float:
+    earlier = [r["step"] for r in ev.history if r["step"] < ev.step and (r.get("scores") or {}).get("sign_error") == 0]
+    if earlier:
+        return float(earlier[0])
+    return float(ev.step) if sign_error(ev) == 0 else math.nan
+
+
+LOW_BAND = np.linspace(0, np.pi / 4, 9)  # frequencies along (1, ..., 1) well below the parity's pi / 2
+
+
+def direction_spectrum(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``|F(k)|`` of y along (1, ..., 1): F(k) = (1/n) sum_i y_i exp(-i k s_i), s_i the sum of x_i."""
+    s = x.sum(axis=1)
+    return np.abs((y[None, :] * np.exp(-1j * k[:, None] * s[None, :])).mean(axis=1))
+
+
+@metric(
+    "low_frequency_excess",
+    "lower",
+    "mean over frequencies 0..pi/4 along (1, ..., 1) of the training targets' amplitude minus all points' "
+    "(the spurious low frequencies a training subset adds; a property of the data, not the model)",
+    tolerance=RELATIVE,
+)
+def low_frequency_excess(ev: Evaluation) -> float:
+    train, test = ev["train"].split, ev["test"].split
+    x_all = np.concatenate([train.tokens, test.tokens]).astype(np.float64)
+    y_all = np.concatenate([train.labels, test.labels])[:, 0].astype(np.float64)
+    mine = direction_spectrum(train.tokens.astype(np.float64), train.labels[:, 0].astype(np.float64), LOW_BAND)
+    return float((mine - direction_spectrum(x_all, y_all, LOW_BAND)).mean())
