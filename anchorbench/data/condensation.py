@@ -59,7 +59,7 @@ def generate(p: CondensationParams, seed: int) -> Dataset:
 
 def decode(ds: Dataset, split: str, i: int) -> str:
     s = ds.splits[split]
-    return f"x = {s.tokens[i, 0]:+.4f}  ->  y = x^2 = {s.labels[i, 0]:.4f}"
+    return f"x = {s.tokens[i, 0]:+.4f}  ->  y = {s.labels[i, 0]:+.4f}  (x^2)"
 
 
 def verify(ds: Dataset, p: CondensationParams) -> list[str]:

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from anchorbench.data.dataset import Dataset, Split
+from anchorbench.data import scalar_math
 from anchorbench.data.family import Family
 from anchorbench.data.seeding import rng_for
 
@@ -69,11 +70,11 @@ def train_points(p: FrequencyParams, seed: int) -> tuple[np.ndarray, np.ndarray]
     if p.sampling == "uniform":
         return np.linspace(-np.pi, np.pi, p.n_train), np.zeros(p.n_train, dtype=np.int64)
     g = grid(p)
-    target = np.sin(p.target_frequency * g)
+    target = scalar_math.sin(p.target_frequency * g)
     taken = np.zeros(len(g), dtype=bool)
     kind = np.zeros(len(g), dtype=np.int64)
     for j, count in p.spurious:
-        gap = np.abs(np.sin(j * g) - target)
+        gap = np.abs(scalar_math.sin(j * g) - target)
         gap[taken] = np.inf  # a point already chosen is not chosen twice
         pick = np.argsort(gap, kind="stable")[:count]
         taken[pick], kind[pick] = True, j
@@ -86,7 +87,7 @@ def train_points(p: FrequencyParams, seed: int) -> tuple[np.ndarray, np.ndarray]
 
 def split_of(x: np.ndarray, p: FrequencyParams, kind: np.ndarray) -> Split:
     xs = x.astype(np.float32)[:, None]  # [N, 1]
-    y = np.sin(p.target_frequency * x).astype(np.float32)[:, None]  # computed in float64, stored in float32
+    y = scalar_math.sin(p.target_frequency * x).astype(np.float32)[:, None]  # float64, stored in float32
     return Split(xs, y, np.zeros(len(x), dtype=np.uint8), {"kind": kind})
 
 
@@ -124,7 +125,7 @@ def verify(ds: Dataset, p: FrequencyParams) -> list[str]:
         for j, count in p.spurious:
             mine = x[train.meta["kind"] == j]
             gap = np.abs(np.sin(j * mine) - np.sin(p.target_frequency * mine))
-            bound = np.sort(np.abs(np.sin(j * g) - np.sin(p.target_frequency * g)))[
+            bound = np.sort(np.abs(np.sin(j * g) - scalar_math.sin(p.target_frequency * g)))[
                 count + sum(c for _, c in p.spurious)
             ]
             if len(mine) != count or (gap > bound + TOLERANCE).any():

@@ -64,7 +64,7 @@ def generate(p: ParityParams, seed: int) -> Dataset:
 def decode(ds: Dataset, split: str, i: int) -> str:
     s = ds.splits[split]
     bits = "".join("+" if v > 0 else "-" for v in s.tokens[i])
-    return f"x = {bits}  ->  y = {s.labels[i, 0]:+.0f}"
+    return f"x = {bits}  ->  y = {s.labels[i, 0]:+.4f}"
 
 
 def verify(ds: Dataset, p: ParityParams) -> list[str]:

@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from anchorbench.data.dataset import Dataset, Split
+from anchorbench.data import scalar_math
 from anchorbench.data.family import Family
 from anchorbench.data.seeding import rng_for
 
@@ -46,7 +47,11 @@ class SinesParams(BaseModel):
 
 
 def target(x: np.ndarray, p: SinesParams) -> np.ndarray:
-    return p.amplitude * np.sin(p.frequency * x + p.phase).sum(axis=1, keepdims=True)  # [N, 1]
+    waves = scalar_math.sin(p.frequency * x + p.phase)  # [N, d]
+    total = np.zeros(len(x))
+    for k in range(waves.shape[1]):  # added in order, not by numpy's (SIMD-dependent) reduction
+        total = total + waves[:, k]
+    return p.amplitude * total[:, None]  # [N, 1]
 
 
 def generate(p: SinesParams, seed: int) -> Dataset:
@@ -60,7 +65,7 @@ def generate(p: SinesParams, seed: int) -> Dataset:
 def decode(ds: Dataset, split: str, i: int) -> str:
     s = ds.splits[split]
     x = ", ".join(f"{v:+.2f}" for v in s.tokens[i])
-    return f"x = ({x})  ->  y = {s.labels[i, 0]:+.3f}"
+    return f"x = ({x})  ->  y = {s.labels[i, 0]:+.4f}"
 
 
 def verify(ds: Dataset, p: SinesParams) -> list[str]:
