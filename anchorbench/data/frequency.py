@@ -19,8 +19,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from anchorbench.data.dataset import Dataset, Split
 from anchorbench.data import scalar_math
+from anchorbench.data.dataset import Dataset, Split
 from anchorbench.data.family import Family
 from anchorbench.data.seeding import rng_for
 
