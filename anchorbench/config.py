@@ -92,10 +92,11 @@ class TrainConfig(BaseModel):
     checkpoint_every: int | None = Field(
         None, ge=1, description="steps between checkpoints; default: at every evaluation"
     )
-    optimizer: Literal["adamw", "gd-ntk"] = Field(
+    optimizer: Literal["adamw", "sgd", "gd-ntk"] = Field(
         "adamw",
-        description="adamw; or gd-ntk: full-batch gradient descent whose step is lr / lambda_max of the loss's "
-        "Gauss-Newton matrix (2/n) J J^T, recomputed every step (regression only; [COND-PD])",
+        description="adamw; sgd: plain minibatch SGD without momentum (its rate per feature is set by the data's "
+        "second moments, [PLAW-SUP]); or gd-ntk: full-batch gradient descent whose step is lr / lambda_max of the "
+        "loss's Gauss-Newton matrix (2/n) J J^T, recomputed every step (regression only; [COND-PD])",
     )
     stop_loss: float | None = Field(
         None, gt=0, description="end the run at the first step whose training loss is below this ([COND-PD]: 1e-6)"
@@ -115,6 +116,12 @@ class TrainConfig(BaseModel):
         if self.optimizer == "gd-ntk" and (self.weight_decay or self.grad_clip is not None):
             raise ValueError("gd-ntk is plain gradient descent: set weight_decay 0 and grad_clip null")
         return self
+
+    def optimizer_problem(self, objective: str) -> str | None:
+        """Why this optimizer cannot train a task of ``objective`` (None: it can)."""
+        if self.optimizer == "gd-ntk" and objective != "regression":
+            return f"train.optimizer gd-ntk needs the regression objective, not {objective}"
+        return None
 
 
 def describe_validation_error(exc: ValidationError, section: str | None = None, known: list[str] | None = None) -> str:

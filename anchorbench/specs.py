@@ -315,6 +315,20 @@ class SlopeSpec(Spec):
     reference: SlopeReference | None = None
 
 
+class PowerLawSpec(Spec):
+    """Two students' loss curves compared across a grid ([PLAW-SUP]): the power-law exponent per cell
+    and student beside the theory, and the speed-up, the slow student's time over the fast one's
+    (paired by seed: a geometric mean and its 95% interval over seeds)."""
+
+    students: str = Field(description="the axis whose two values are the students (e.g. model.name)")
+    slow: str = Field(description="the reference student (the speed-up's numerator)")
+    fast: str = Field(description="the student compared with it (the denominator)")
+    x: str = Field(description="a numeric axis the exponents are drawn against (e.g. task.feature_decay)")
+    panels: str | None = Field(None, description="a further axis: one line (exponents) or row (curves) per value")
+    exponent: str = Field("loss_exponent", description="the exponent score")
+    time: str = Field("time_to_excess", description="the time score the speed-up divides")
+
+
 class SweepSpec(Spec):
     """A base run and the axes to vary: any config key (``section.key``) and ``seed``."""
 
@@ -326,6 +340,7 @@ class SweepSpec(Spec):
     phase: PhaseSpec | None = None
     curve: CurveSpec | None = None  # added after sweeps were run: in the hash only when set
     slope: SlopeSpec | None = None  # added after sweeps were run: in the hash only when set
+    power_law: PowerLawSpec | None = None  # added after sweeps were run: in the hash only when set
 
     @field_validator("id")
     @classmethod
@@ -355,7 +370,27 @@ class SweepSpec(Spec):
             self._check_curve(self.curve)
         if self.slope is not None:
             self._check_slope(self.slope)
+        if self.power_law is not None:
+            self._check_power_law(self.power_law)
         return self
+
+    def _check_power_law(self, pl: PowerLawSpec) -> None:
+        named = [ax for ax in (pl.students, pl.x, pl.panels) if ax is not None]
+        for ax in named:
+            if ax not in self.axes or ax == "seed":
+                raise ValueError(f"power_law axis '{ax}' is not one of the sweep's config axes")
+        if len(set(named)) != len(named):
+            raise ValueError("power_law.students, x and panels must be different axes")
+        further = [k for k in self.axes if k not in (*named, "seed")]
+        if further:
+            raise ValueError(f"a power_law sweep varies students, x, panels and seed; '{further[0]}' would mix cells")
+        for which in (pl.slow, pl.fast):
+            if which not in self.axes[pl.students]:
+                raise ValueError(f"power_law student '{which}' is not a value of {pl.students}")
+        if pl.slow == pl.fast:
+            raise ValueError("power_law.slow and power_law.fast must be different students")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in self.axes[pl.x]):
+            raise ValueError(f"power_law.x '{pl.x}' needs numbers on its axis")
 
     def _check_slope(self, slope: SlopeSpec) -> None:
         named = [ax for ax in (slope.x, slope.across, slope.rows) if ax is not None]
@@ -412,7 +447,7 @@ class SweepSpec(Spec):
         data = self.model_dump(mode="json")
         if self.phase is not None:
             data["phase"] = hashed(self.phase)
-        for added in ("curve", "slope"):
+        for added in ("curve", "slope", "power_law"):
             if data[added] is None:
                 del data[added]
         return data

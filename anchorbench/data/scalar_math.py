@@ -17,3 +17,15 @@ def sin(x: np.ndarray) -> np.ndarray:
     """``sin`` of every element of float64 ``x``, same shape."""
     flat = np.asarray(x, dtype=np.float64).ravel()
     return np.fromiter((math.sin(v) for v in flat), dtype=np.float64, count=flat.size).reshape(np.shape(x))
+
+
+def tanh(x: np.ndarray) -> np.ndarray:
+    """``tanh`` of every element of float64 ``x``, same shape."""
+    flat = np.asarray(x, dtype=np.float64).ravel()
+    return np.fromiter((math.tanh(v) for v in flat), dtype=np.float64, count=flat.size).reshape(np.shape(x))
+
+
+def power(x: np.ndarray, exponent: float) -> np.ndarray:
+    """``x ** exponent`` for every element of float64 ``x`` (numpy's ``power`` may take a SIMD kernel too)."""
+    flat = np.asarray(x, dtype=np.float64).ravel()
+    return np.fromiter((math.pow(v, exponent) for v in flat), dtype=np.float64, count=flat.size).reshape(np.shape(x))

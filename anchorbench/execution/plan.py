@@ -99,9 +99,8 @@ class EntryPlan:
         """Build the model once and feed it a tiny batch: a model that cannot take the task's
         inputs, or returns the wrong shape, is refused with one line before anything is written
         (so is a training recipe the objective cannot serve)."""
-        if self.train.optimizer == "gd-ntk" and self.objective.name != "regression":
-            objective = self.objective.name
-            raise UserError(f"train.optimizer gd-ntk needs the regression objective; {self.task.id} is {objective}")
+        if (problem := self.train.optimizer_problem(self.objective.name)) is not None:
+            raise UserError(f"{self.task.id}: {problem}")
         self.objective.check_model(self.build_model(0), self.model.name, self.objective.model_args(self.params))
 
     def task_ref(self) -> TaskRef:

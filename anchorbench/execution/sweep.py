@@ -443,6 +443,7 @@ def _load_index(plan: SweepPlan, out: Path) -> dict[str, Any]:
         "phase": plan.spec.phase.model_dump() if plan.spec.phase else None,
         "curve": plan.spec.curve.model_dump(mode="json") if plan.spec.curve else None,
         "slope": plan.spec.slope.model_dump(mode="json") if plan.spec.slope else None,
+        "power_law": plan.spec.power_law.model_dump(mode="json") if plan.spec.power_law else None,
         "cells": cells,
         "created_at": before.get("created_at", now()),
         "updated_at": now(),

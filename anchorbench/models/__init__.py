@@ -39,3 +39,15 @@ MODELS.register(
     description="two-layer network for regression, f(x) = (1/alpha) sum_k a_k act(w_k . x + b_k), "
     "init stds explicit ([COND-PD], [FREQ])",
 )
+MODELS.register(
+    "toy-superposition",
+    lazy="anchorbench.models.superposition:ToySuperposition",
+    origin="built-in",
+    description="toy model of superposition for regression, ReLU(W_d W_e x + b) through K hidden dims ([PLAW-SUP])",
+)
+MODELS.register(
+    "feature-channels",
+    lazy="anchorbench.models.superposition:FeatureChannels",
+    origin="built-in",
+    description="one linear channel per feature, y_i = w_i x_i + b_i: no bottleneck, no interference ([PLAW-SUP])",
+)

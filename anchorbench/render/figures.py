@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")  # files only: works without a display, in CI and over ssh
@@ -35,7 +35,7 @@ def heatmaps(
 ) -> None:
     """One annotated heatmap per panel, side by side, sharing a colour scale; ``marked`` (a
     boolean grid of the panels' shape) outlines and hatches cells, explained by ``mark_label``."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(panels)
     width = max(4.0 if n == 1 else 5.0, 0.9 * len(col_labels) + 1.5)
     fig, axes = plt.subplots(1, n, figsize=(width * n, 0.6 * len(row_labels) + 2.0), squeeze=False)
@@ -81,7 +81,7 @@ def slope_map(
     """A signed heat map (blue below zero, red above, white at zero) of ``grid[len(ys), len(xs)]``,
     annotated, with ``marked`` cells hatched (off the predicted side) and a theory's ``boundary``
     drawn as polylines in axis coordinates (mapped onto the cells by linear interpolation)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(4.5, 0.8 * len(xs) + 2.0), 0.55 * len(ys) + 2.2))
     finite = np.abs(grid[np.isfinite(grid)])
     top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
@@ -115,7 +115,7 @@ def slope_map(
 
 def heatmap_signed(matrix: np.ndarray, *, path: Path | str, title: str) -> None:
     """A square matrix on [-1, 1] (blue -1, white 0, red 1), no annotations: a cosine map."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 4.5))
     im = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
     ax.set_xlabel("neuron (ordered)")
@@ -138,7 +138,7 @@ def capacity_plot(
     title: str,
 ) -> None:
     """Left: test accuracy over depth x hops; right: max hops solved vs depth, with k = L - 1 for reference."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     im = left.imshow(accuracy, vmin=0, vmax=1, cmap="viridis", aspect="auto", origin="lower")
     left.set_xticks(range(len(hops)), [str(k) for k in hops])
@@ -178,7 +178,7 @@ def line_plot(
     """One line per entry of ``lines`` (points ``{x, mean, ci_low, ci_high, reference}``) with its
     95% interval as error bars, and each line's reference values dashed in the same colour;
     ``log``: both axes on a log scale (an interval reaching 0 or below is drawn down to mean / 10)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (name, points) in enumerate(lines.items()):
         color = f"C{i}"
@@ -218,7 +218,7 @@ def spectrum_plot(history: list[dict[str, Any]], *, path: Path | str, title: str
     rows = [r for r in history if (r.get("probes") or {}).get("spectrum")]
     if len(rows) < 3:
         return False
-    plt = _pyplot()
+    plt = pyplot()
     steps = np.array([r["step"] for r in rows])
     spectra = {name: np.array([r["probes"]["spectrum"][name] for r in rows]).T for name in ("train", "test")}
     head = rows[0]["probes"]["spectrum"]
@@ -276,7 +276,7 @@ def curves_plot(
     history: list[dict[str, Any]], timing: dict[str, dict[str, Any]], *, path: Path | str, title: str
 ) -> None:
     """Accuracy and loss per split over steps (log axis), with t_fit / t_gen of each q marked."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = [r for r in history if r["step"] > 0]  # a log axis has no step 0
     steps = np.array([r["step"] for r in rows])
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(12, 4.2))
@@ -313,7 +313,7 @@ def probes_plot(history: list[dict[str, Any]], *, path: Path | str, title: str) 
     rows = [r for r in history if r["step"] > 0 and r.get("probes")]
     if not rows:
         return False
-    plt = _pyplot()
+    plt = pyplot()
     steps = np.array([r["step"] for r in rows])
     series: dict[str, list[float]] = {}
     for r in rows:
@@ -339,7 +339,7 @@ def probes_plot(history: list[dict[str, Any]], *, path: Path | str, title: str) 
 
 def survival_plot(timing: dict[str, dict[str, Any]], budget: int, *, path: Path | str, title: str) -> None:
     """Kaplan-Meier survival of t_gen over seeds (share of runs not yet generalized), per q."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for q, s in timing.items():
         ts = [0.0] + [c["t"] for c in s["survival"]] + [float(budget)]

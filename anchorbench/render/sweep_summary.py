@@ -22,6 +22,7 @@ from anchorbench.execution.sweep import DONE, INDEX, finished
 from anchorbench.files import read_json, write_json
 from anchorbench.registry import METRICS
 from anchorbench.render.sweep_curve import curve_points, curve_table, draw_curve
+from anchorbench.render.sweep_power_law import draw_power_law, power_law_report, power_law_summary
 from anchorbench.render.sweep_slope import draw_slopes, slope_cells, slope_report
 from anchorbench.render.tables import arrow, ci, num, table
 
@@ -127,9 +128,16 @@ def report(folder: Path, *, plots: bool = True) -> tuple[str, list[Path]]:
         text += "\n\n" + slope_report(fitted, slope)
         if plots:
             pngs.extend(draw_slopes(folder, index["request"]["sweep"]["id"], fitted, rows, slope))
+    pl = index.get("power_law")
+    pl_summary = []
+    if pl:
+        pl_summary = power_law_summary(rows, pl)
+        text += "\n\n" + power_law_report(pl_summary, pl)
+        if plots:
+            pngs.extend(draw_power_law(folder, index["request"]["sweep"]["id"], pl_summary, rows, pl))
     write_json(folder / "report.json", {"axes": axes, "rows": [r.__dict__ for r in rows],
                                         "reduced": [g.__dict__ for g in reduced],
-                                        "slopes": [c.__dict__ for c in fitted]})  # fmt: skip
+                                        "slopes": [c.__dict__ for c in fitted], "power_law": pl_summary})  # fmt: skip
     return text, pngs
 
 

@@ -79,6 +79,13 @@ class Evaluation:
     # the run's history.jsonl records before this step, for metrics of the training course ([FREQ])
     history: tuple[dict[str, Any], ...] = ()
 
+    def course(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """Steps and ``split``'s loss at every evaluation so far, this one last (NaN where not recorded)."""
+        records = [r for r in self.history if r["step"] < self.step]
+        losses = [r["splits"].get(split, {}).get("loss") for r in records] + [self[split].loss()]
+        steps = [r["step"] for r in records] + [self.step]
+        return np.array(steps), np.array([np.nan if v is None else v for v in losses], dtype=float)
+
     def __getitem__(self, split: str) -> SplitEval:
         return self.splits[split]
 

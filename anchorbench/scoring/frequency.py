@@ -28,12 +28,8 @@ def _scale(ev: Evaluation) -> float:
 
 def _course(ev: Evaluation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Steps, train loss and test loss of every evaluation so far, this one last."""
-    records = [r for r in ev.history if r["step"] < ev.step]
-    steps = [r["step"] for r in records] + [ev.step]
-    train = [r["splits"]["train"]["loss"] for r in records] + [ev["train"].loss()]
-    test = [r["splits"]["test"]["loss"] for r in records] + [ev["test"].loss()]
-    as_array = lambda v: np.array([np.nan if x is None else x for x in v], dtype=float)  # noqa: E731
-    return np.array(steps), as_array(train), as_array(test)
+    steps, train = ev.course("train")
+    return steps, train, ev.course("test")[1]
 
 
 def largest_rise(train: np.ndarray, test: np.ndarray) -> tuple[float, int, int]:

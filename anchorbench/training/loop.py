@@ -185,12 +185,12 @@ class Trainer:
         # parameters); evaluation stays eager, so inference mode does not cost a second compile.
         self.forward = torch.compile(self.model) if cfg.compile else self.model
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        if cfg.optimizer == "gd-ntk" and self.objective.name != "regression":
-            raise UserError(f"train.optimizer gd-ntk needs the regression objective, not {self.objective.name}")
+        if (problem := cfg.optimizer_problem(self.objective.name)) is not None:
+            raise UserError(problem)
         self.optimizer = (
-            torch.optim.SGD(self.params, lr=cfg.lr)
-            if cfg.optimizer == "gd-ntk"
-            else adamw(self.params, cfg, self.device)
+            adamw(self.params, cfg, self.device)
+            if cfg.optimizer == "adamw"
+            else torch.optim.SGD(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)  # sgd, gd-ntk
         )
         self.history: list[dict[str, Any]] = []
         self.last_eval: Evaluation | None = None

@@ -1,0 +1,157 @@
+"""[PLAW-SUP] scores of a loss curve's shape: its power-law exponent, the theory's, and a time.
+
+Every score reads the test split's loss over the run (the fixed evaluation batch, at every
+evaluation so far) and fits ``L(t) = c t^-alpha + L_inf`` with the pipeline of every run's
+``power_law`` (anchorbench.scoring.dynamics.power_law: log-binned points, a window past the plateau
+and before the floor that must span >= 1.5 decades; null when it does not).
+
+The theory is the sequential-learning one of SPEC.md [PLAW-SUP]: feature i relaxes on its own at a
+rate proportional to p_i ~ i^-a, so ``L(t) = sum_i i^(-a-2b) exp(-c i^-a t)``, whose exponent is
+(a + 2b - 1) / a for infinitely many features. With N features the sum is cut at N, and for
+b = 0 and a near 1 that cut bends the curve over every window a run can see (the tail beyond
+i = N, missing, is what would make the decay slow): ``exponent_reference_n`` fits the same pipeline
+to the exact finite-N curve, the value the no-bottleneck student should show at this N.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from anchorbench.scoring.dynamics import power_law
+from anchorbench.scoring.evaluation import Evaluation
+from anchorbench.scoring.metric import metric
+from anchorbench.scoring.tolerance import RELATIVE
+
+EXCESS_LEVEL = 0.05  # time_to_excess: the excess loss as a share of the zero function's loss
+
+
+def _fit(ev: Evaluation) -> dict[str, Any]:
+    steps, loss = ev.course("test")
+    keep = (steps > 0) & np.isfinite(loss)
+    return power_law(steps[keep], loss[keep])
+
+
+def _exponents(ev: Evaluation) -> tuple[float, float]:
+    """(a, b) of the data, from the test split's meta (the superposition family writes them)."""
+    meta = ev["test"].split.meta
+    if "feature_decay" not in meta:
+        return math.nan, math.nan
+    return float(meta["feature_decay"][0]), float(meta["importance_decay"][0])
+
+
+def _value(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+@metric(
+    "loss_exponent",
+    "higher",
+    "alpha of the test loss, L(t) = c t^-alpha + L_inf over a window of >= 1.5 decades (null: too short a window)",
+)
+def loss_exponent(ev: Evaluation) -> float:
+    return _value(_fit(ev).get("alpha"))
+
+
+@metric("loss_exponent_loglog", "higher", "the plain log-log slope of the test loss over the same window, negated")
+def loss_exponent_loglog(ev: Evaluation) -> float:
+    return _value(_fit(ev).get("alpha_loglog"))
+
+
+@metric("fit_decades", "higher", "decades of steps the power-law window of the test loss spans", bounds=(0.0, None))
+def fit_decades(ev: Evaluation) -> float:
+    return _value((_fit(ev).get("window") or {}).get("decades"))
+
+
+def sequential_exponent(a: float, b: float) -> float:
+    """(a + 2b - 1) / a: the exponent of sum_i i^(-a-2b) exp(-c i^-a t) over infinitely many features."""
+    return (a + 2 * b - 1) / a
+
+
+@lru_cache(maxsize=64)
+def sequential_exponent_n(n: int, a: float, b: float) -> float:
+    """The exponent the power-law pipeline fits to the sequential-learning loss with ``n`` features:
+    ``sum_i E[x_i^2] A_ii^2 exp(-2 r_i t)``, r_i = r_1 p_i / p_1, over t from 1 to 30 relaxation
+    times of the rarest feature (capped at 1e7 / r_1); null when the window is too short."""
+    i = np.arange(1, n + 1, dtype=np.float64)
+    p = i**-a / (i**-a).sum()
+    weight = 4 / 3 * p * i ** (-2 * b)  # E[x_i^2] A_ii^2: feature i's share of the zero function's loss
+    rate = 0.5 * p / p[0]  # the most frequent feature relaxes at 0.5 per unit of time
+    t = np.unique(np.round(np.logspace(0, math.log10(min(1e7, 30 / rate[-1])), 80)))
+    loss = np.exp(-2 * rate[None, :] * t[:, None]) @ weight  # [T]
+    return _value(power_law(t, loss).get("alpha"))
+
+
+@metric(
+    "exponent_reference",
+    "higher",
+    "the sequential-learning theory's exponent (a + 2b - 1) / a for the data's a and b (infinitely many features)",
+)
+def exponent_reference(ev: Evaluation) -> float:
+    a, b = _exponents(ev)
+    return sequential_exponent(a, b)
+
+
+@metric(
+    "exponent_reference_n",
+    "higher",
+    "the same theory at the data's N features: the pipeline's fit to the exact finite-N loss curve",
+)
+def exponent_reference_n(ev: Evaluation) -> float:
+    a, b = _exponents(ev)
+    if not math.isfinite(a):
+        return math.nan
+    return sequential_exponent_n(int(ev["test"].split.tokens.shape[1]), round(a, 6), round(b, 6))
+
+
+@metric("exponent_gap", "lower", "|loss_exponent - exponent_reference| (the no-bottleneck check)", bounds=(0.0, None))
+def exponent_gap(ev: Evaluation) -> float:
+    return abs(loss_exponent(ev) - exponent_reference(ev))
+
+
+@metric("exponent_gap_n", "lower", "|loss_exponent - exponent_reference_n|", bounds=(0.0, None))
+def exponent_gap_n(ev: Evaluation) -> float:
+    return abs(loss_exponent(ev) - exponent_reference_n(ev))
+
+
+@metric(
+    "distance_to_one",
+    "lower",
+    "|loss_exponent - 1| ([PLAW-SUP]'s claim: about 1 under a superposition bottleneck)",
+    bounds=(0.0, None),
+)
+def distance_to_one(ev: Evaluation) -> float:
+    return abs(loss_exponent(ev) - 1)
+
+
+@metric(
+    "time_to_excess",
+    "lower",
+    f"first step (log-interpolated between evaluations) at which the test loss minus the fitted floor L_inf is "
+    f"below {EXCESS_LEVEL} of the zero function's loss (null: not within the run or no fit)",
+    bounds=(0.0, None),
+    tolerance=RELATIVE,
+)
+def time_to_excess(ev: Evaluation) -> float:
+    fit = _fit(ev)
+    steps, loss = ev.course("test")
+    level = EXCESS_LEVEL * float(np.mean(np.square(ev["test"].split.labels.astype(np.float64))))
+    excess = loss - (fit.get("l_inf") or 0.0)
+    return crossing(steps, excess, level)
+
+
+def crossing(steps: np.ndarray, values: np.ndarray, level: float) -> float:
+    """The first step where ``values`` falls below ``level``, interpolated linearly in log(step) and
+    log(value) between the evaluations around it (NaN: never below)."""
+    hit = np.flatnonzero(values < level)
+    if not len(hit):
+        return math.nan
+    j = int(hit[0])
+    if j == 0 or steps[j - 1] <= 0 or values[j - 1] <= 0 or values[j] <= 0:
+        return float(steps[j])
+    x0, x1 = math.log(steps[j - 1]), math.log(steps[j])
+    y0, y1 = math.log(values[j - 1]), math.log(values[j])
+    return float(math.exp(x0 + (math.log(level) - y0) * (x1 - x0) / (y1 - y0)))
