@@ -15,5 +15,6 @@ FAMILIES.register("modular", lazy="anchorbench.data.modular:FAMILY", origin="bui
 FAMILIES.register("condensation", lazy="anchorbench.data.condensation:FAMILY", origin="built-in")
 FAMILIES.register("frequency", lazy="anchorbench.data.frequency:FAMILY", origin="built-in")
 FAMILIES.register("superposition", lazy="anchorbench.data.superposition:FAMILY", origin="built-in")
+FAMILIES.register("teacher-student", lazy="anchorbench.data.teacher:FAMILY", origin="built-in")
 FAMILIES.register("sines", lazy="anchorbench.data.sines:FAMILY", origin="built-in")
 FAMILIES.register("parity", lazy="anchorbench.data.parity:FAMILY", origin="built-in")

@@ -361,3 +361,53 @@ def survival_plot(timing: dict[str, dict[str, Any]], budget: int, *, path: Path 
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def noise_geometry_plot(history: list[dict[str, Any]], *, path: Path | str, title: str) -> bool:
+    """[PLAW-SGD] from the ``noise_geometry`` probe at the last evaluation: the variance of the
+    per-sample gradient along each direction against the distance delta (log-log) with the fitted
+    quadratic (dashed) and the per-sample-curvature prediction (dotted); the histogram of SGD's
+    standardized iterates along the top direction beside the Gaussian-noise control's and a normal
+    density. False when the probe was not recorded."""
+    rows = [r for r in history if (r.get("probes") or {}).get("noise_geometry")]
+    if not rows:
+        return False
+    g = rows[-1]["probes"]["noise_geometry"]
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    d = np.array(g["deltas"], dtype=float)
+    fine = np.logspace(np.log10(d[0]), np.log10(d[-1]), 100)
+    for i, (name, s) in enumerate(g["directions"].items()):
+        color = f"C{i}"
+        left.loglog(d, s["variance"], "o", color=color, label=f"{name}: R^2 {s['r2']:.4f}")
+        left.loglog(fine, np.abs(s["c0"] + s["c1"] * fine + s["c2"] * fine**2), "--", color=color, lw=1)
+        predicted = s["predicted_c0"] + s["predicted_c1"] * fine + s["predicted_c2"] * fine**2
+        left.loglog(fine, np.abs(predicted), ":", color=color, lw=1)
+    left.set_xlabel("delta (distance from w* along the unit direction v)")
+    left.set_ylabel("Var_i of v . grad l_i(w* + delta v)")
+    left.set_title("noise variance: fit c0 + c1 d + c2 d^2 (dashed), prediction from Var(v^T H_i v) (dotted)",
+                   fontsize=8)  # fmt: skip
+    left.legend(fontsize=7)
+    left.grid(True, alpha=0.3, which="both")
+    tails = g.get("tails") or {}
+    edges = np.linspace(-6, 6, len((tails.get("sgd") or {}).get("histogram", [])) + 1)
+    for kind, color in (("sgd", "C3"), ("gaussian", "C7")):
+        t = tails.get(kind)
+        if not t or not sum(t["histogram"]):
+            continue
+        density = np.array(t["histogram"]) / (sum(t["histogram"]) * np.diff(edges))
+        label = f"{kind}: excess kurtosis {t['kurtosis']:.2f}, Hill index {t['tail_index']:.2f}"
+        right.step(edges[:-1], density, where="post", color=color, label=label)
+    z = np.linspace(-6, 6, 200)
+    right.plot(z, np.exp(-(z**2) / 2) / np.sqrt(2 * np.pi), "k:", lw=1, label="normal")
+    right.set_yscale("log")
+    right.set_ylim(1e-5, 1)
+    right.set_xlabel("iterate along the top direction, standardized")
+    right.set_ylabel("density")
+    right.set_title("tails of the iterates around w*: SGD vs constant Gaussian noise", fontsize=8)
+    right.legend(fontsize=7)
+    fig.suptitle(f"{title} (step {rows[-1]['step']})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

@@ -28,6 +28,8 @@ def plot_seed(folder: Path) -> list[Path]:
         written.append(folder / "probes.png")
     if plots.spectrum_plot(history, path=folder / "spectrum.png", title=title):
         written.append(folder / "spectrum.png")
+    if plots.noise_geometry_plot(history, path=folder / "noise-geometry.png", title=title):
+        written.append(folder / "noise-geometry.png")
     return written
 
 

@@ -5,6 +5,7 @@ from anchorbench.scoring import (  # noqa: F401  (registration on import)
     condensation,
     frequency,
     matching,
+    noise_geometry,
     power_laws,
     reasoning,
     recitation,
