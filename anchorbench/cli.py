@@ -175,7 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if o.results[0].timing:
             print()
             print(tables.timing_table(o.results, o.aggregate))
-        final_probes = [_last_probes(o.folder / f"seed-{r.seed}" / r.history) for r in o.results]
+        final_probes = tables.tabled_probes([_last_probes(o.folder / f"seed-{r.seed}" / r.history) for r in o.results])
         if any(final_probes) or any(r.probes.power_law and r.probes.power_law.alpha is not None for r in o.results):
             print()  # only where there is something to show: a probe, or a power law with a long enough window
             print(tables.dynamics_table(o.results, final_probes))

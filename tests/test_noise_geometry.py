@@ -68,6 +68,7 @@ def test_a_run_reports_the_geometry_at_its_last_evaluation_and_plots_it(cli, tmp
     r = cli("run", TASK, "--out", str(out), "--quiet", "--set", "train.steps=400", "--set", "train.eval_points=2",
             "--set", "task.n_train=64")  # fmt: skip
     assert r.code == 0, r.err
+    assert "fourier top5" not in r.out  # no table of columns this task's probe does not fill
     seed = out / TASK / "seed-0"
     result = json.loads((seed / "result.json").read_text())
     history = [json.loads(line) for line in (seed / "history.jsonl").read_text().splitlines()]

@@ -155,6 +155,15 @@ def timing_table(results: Sequence[RunResult], agg: AggregateResult) -> str:
     return "\n".join(lines)
 
 
+TABLED_PROBES = ("weight_norm", "rd", "rd_input", "condensation", "fourier_top5")  # dynamics_table's columns
+
+
+def tabled_probes(final_probes: Sequence[dict[str, Any] | None]) -> list[dict[str, Any] | None]:
+    """Each seed's final probe values where one has a column in :func:`dynamics_table` (a task's own
+    probes, e.g. [FREQ]'s spectrum or [PLAW-SGD]'s noise geometry, are scores or plots instead)."""
+    return [p if p and any(k in p for k in TABLED_PROBES) else None for p in final_probes]
+
+
 def dynamics_table(results: Sequence[RunResult], final_probes: Sequence[dict[str, Any] | None]) -> str:
     """Per seed: the probes at the last evaluation (if recorded) and the loss power-law fit."""
     rows = []
