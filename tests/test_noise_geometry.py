@@ -20,7 +20,7 @@ def test_the_teacher_is_recomputed_from_the_seed_and_label_noise_reaches_trainin
     spec = TASKS.get(TASK)
     clean = spec.resolve_params()
     ds = spec.family_obj.generate(clean, 3)
-    assert ds.splits["train"].tokens.shape == (256, 4) and spec.family_obj.verify(ds, clean) == []
+    assert ds.splits["train"].tokens.shape == (1024, 4) and spec.family_obj.verify(ds, clean) == []
     noisy_params = spec.resolve_params({"label_noise": 0.3})
     noisy = spec.family_obj.generate(noisy_params, 3)
     assert np.array_equal(noisy.splits["test"].labels, ds.splits["test"].labels)  # test labels stay clean
