@@ -97,6 +97,19 @@ def test_the_sequential_reference_recovers_the_time_scale_and_exponent_of_a_theo
     assert ref["alpha"] == pytest.approx(sequential_exponent(2.0, 0.5), abs=0.1)  # converging sum: near (a+2b-1)/a
 
 
+def test_a_negative_floor_recovers_the_exponent_that_a_cut_sum_hides() -> None:
+    # A sum cut at N is the infinite one minus its missing tail: c t^-alpha - D before the last feature
+    # relaxes. The standard fit (0 <= L_inf) reads a steeper curve; the offset fit finds alpha.
+    from anchorbench.scoring.power_laws import offset_fit
+
+    steps = np.unique(np.round(np.logspace(0, 1.9, 40)))
+    curve = 2.0 * steps**-0.2 - 0.5  # still positive at t = 10^1.9 (0.33)
+    assert (curve > 0).all()
+    assert offset_fit(steps, curve, 1.0, steps[-1]) == pytest.approx(0.2, abs=0.01)
+    assert power_law(steps, curve, min_decades=1.0)["alpha"] > 0.3  # L_inf >= 0 cannot undo the cut
+    assert math.isnan(offset_fit(steps, curve, 10.0, 20.0))  # under 1.5 decades
+
+
 def test_crossing_interpolates_in_log_log_between_evaluations() -> None:
     steps = np.array([10.0, 100.0, 1000.0])
     values = np.array([1.0, 0.1, 0.01])
@@ -134,6 +147,7 @@ def test_a_run_fits_the_test_loss_and_the_channels_follow_the_theory(cli, tmp_pa
     assert s["exponent_reference"] == pytest.approx(1.0) and s["fit_decades"] >= 1.5
     assert s["loss_exponent"] == pytest.approx(1.0, abs=0.15)
     assert s["exponent_gap"] < 0.15 and s["exponent_gap_n"] < 0.05 and s["sequential_r2"] > 0.95
+    assert s["exponent_gap_offset"] < 0.15
     history = [json.loads(line) for line in (out / TASK / "seed-0" / "history.jsonl").read_text().splitlines()]
     steps = np.array([h["step"] for h in history[1:]], float)
     loss = np.array([h["splits"]["test"]["loss"] for h in history[1:]])
