@@ -194,6 +194,8 @@ def test_a_power_law_sweep_reports_exponents_the_theory_and_a_paired_speedup(tmp
     assert "speed-up feature-channels / toy-superposition" in r.out
     summary = json.loads((out / "report.json").read_text())["power_law"]
     assert [e["x"] for e in summary] == [1.5, 2.0]
+    channels = [e["students"]["feature-channels"]["mean"] for e in summary]  # 400 steps: the channels' fit only
+    assert f"feature-channels: {min(channels):.3f} .. {max(channels):.3f} (sd" in r.out
     for e in summary:
         assert e["exponent_reference"] == pytest.approx(sequential_exponent(e["x"], 0.0))
         assert set(e["students"]) == {"toy-superposition", "feature-channels"}

@@ -85,10 +85,17 @@ def power_law_report(summary: list[dict[str, Any]], spec: dict[str, Any]) -> str
         row += [num(e["exponent_reference"]), num(e["exponent_reference_n"])]
         row.append(_mean_ci(e["speedup"]) if e["speedup"] else "—")
         body.append(row)
+    spread = []
+    for student in students:
+        means = [m for e in summary if (m := (e["students"].get(student) or {}).get("mean")) is not None]
+        if len(means) > 1:
+            spread.append(f"{student}: {num(min(means))} .. {num(max(means))} (sd {num(float(np.std(means, ddof=1)))} "
+                          f"over {len(means)} cells)")  # fmt: skip
+    spread_line = f"\nspread of the cell means across the grid: {'; '.join(spread)}" if spread else ""
     return (
         f"power law of the test loss per student ({spec['exponent']}: mean [95% CI] over seeds), the sequential-"
         f"learning theory, and the speed-up ({spec['time']} of {spec['slow']} over {spec['fast']}, paired by seed; "
-        "geometric mean [95% CI]):\n" + table(body, headers)
+        "geometric mean [95% CI]):\n" + table(body, headers) + spread_line
     )
 
 
