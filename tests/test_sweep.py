@@ -301,7 +301,7 @@ def test_phase_fields_added_later_leave_a_sweeps_hash_alone(tmp_path: Path):
     plain = make_sweep_plan(str(write_sweep(tmp_path, {"model.init_rate": [0.5]}, phase={"x": "model.init_rate"})))
     dump = plain.spec.model_dump(mode="json")
     assert dump["phase"].pop("shadow") is None and dump["phase"].pop("best_over") is None
-    assert dump.pop("curve") is None and dump.pop("slope") is None
+    assert dump.pop("curve") is None and dump.pop("slope") is None and dump.pop("power_law") is None
     assert plain.spec_hash == content_hash(dump)  # what the hash was before the fields existed
     shadow = {"score": "test_accuracy", "below": 0.9}
     shadowed = write_sweep(tmp_path, {"model.init_rate": [0.5]}, name="b.yaml",
