@@ -46,7 +46,16 @@ def test_tail_statistics_tell_a_heavy_tail_from_a_gaussian() -> None:
     assert 2 < hill_tail_index(heavy) < 4.5  # t(3): tail index 3
 
 
-def test_a_linear_models_noise_is_exactly_the_predicted_quadratic() -> None:
+@pytest.fixture
+def short_chains(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SGD and control chains of 600 steps (100 burn-in) instead of 3,000: the tests check wiring, not tails."""
+    import anchorbench.scoring.noise_geometry as ng
+
+    monkeypatch.setattr(ng, "SGD_STEPS", 600)
+    monkeypatch.setattr(ng, "SGD_BURN_IN", 100)
+
+
+def test_a_linear_models_noise_is_exactly_the_predicted_quadratic(short_chains: None) -> None:
     # l_i(w) = (w . x_i - y_i)^2: v . grad l_i(w* + d v) = 2 (r_i + d v.x_i) v.x_i, a quadratic variance in d
     # whose d^2 coefficient is Var(2 (v.x_i)^2) = Var(v^T H_i v).
     torch.manual_seed(0)
@@ -61,9 +70,10 @@ def test_a_linear_models_noise_is_exactly_the_predicted_quadratic() -> None:
         assert s["c0"] == pytest.approx(s["predicted_c0"], rel=1e-5)
     assert set(g["directions"]) == {"top", "random-1", "random-2"} and g["lambda_max"] > 0
     assert g["tails"]["sgd"]["sd"] > 0 and len(g["tails"]["gaussian"]["histogram"]) == 41
+    assert g["tails"]["steps"] == 600
 
 
-def test_a_run_reports_the_geometry_at_its_last_evaluation_and_plots_it(cli, tmp_path: Path) -> None:
+def test_a_run_reports_the_geometry_at_its_last_evaluation(cli, tmp_path: Path, short_chains: None) -> None:
     out = tmp_path / "run"
     r = cli("run", TASK, "--out", str(out), "--quiet", "--set", "train.steps=400", "--set", "train.eval_points=2",
             "--set", "task.n_train=64")  # fmt: skip
