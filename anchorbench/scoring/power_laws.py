@@ -20,6 +20,7 @@ whose floor may be negative, over a window ending there, recovers (a + 2b - 1)/a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,20 @@ from anchorbench.scoring.tolerance import RELATIVE
 EXCESS_LEVEL = 0.05  # time_to_excess: the excess loss as a share of the zero function's loss
 
 
+def once_per_evaluation(fn: Callable[[Evaluation], Any]) -> Callable[[Evaluation], Any]:
+    """``fn(ev)`` computed once per evaluation: the task's scores all read the same fit (and the same
+    matched curve, 281 candidate time scales), and every score runs at every evaluation."""
+    last: list[Any] = [None, None]  # [the evaluation, its value]; one entry: evaluations come one at a time
+
+    def cached(ev: Evaluation) -> Any:
+        if last[0] is not ev:
+            last[:] = [ev, fn(ev)]
+        return last[1]
+
+    return cached
+
+
+@once_per_evaluation
 def _fit(ev: Evaluation) -> dict[str, Any]:
     steps, loss = ev.course("test")
     keep = (steps > 0) & np.isfinite(loss)
@@ -79,6 +94,7 @@ def sequential_curve(steps: np.ndarray, weights: np.ndarray, rates: np.ndarray, 
     return np.exp(-2 * r1 * steps[:, None] * rates[None, :]) @ weights
 
 
+@once_per_evaluation
 def sequential_reference(ev: Evaluation) -> dict[str, Any]:
     """The sequential theory at the data's N, matched to this run: the exact finite-N loss curve (each
     feature's share of the evaluation batch's loss at the start, relaxing at a rate proportional to
