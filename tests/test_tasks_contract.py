@@ -21,6 +21,8 @@ TASK_IDS = TASKS.names()
 # and part of the contract reads differently for them (shapes, dtypes, what a decoded line shows).
 TOKEN_TASKS = [t for t in TASK_IDS if TASKS.get(t).objective != "regression"]
 REGRESSION_TASKS = [t for t in TASK_IDS if TASKS.get(t).objective == "regression"]
+# Causal language modelling: a label (the next token) at every position, [N, T].
+ALL_TOKEN_TASKS = {t for t in TASK_IDS if TASKS.get(t).objective == "all-tokens"}
 # Splits that are the same grid for every seed, as the papers fix them (the seed draws the init):
 # [COND-PD]'s 4 points and test grid, [FREQ]'s evenly spaced test points.
 SEED_FREE_SPLITS = {"condensation": {"train", "test"}, "frequency": {"test"}}
@@ -38,6 +40,7 @@ DOCUMENTED_SPLITS = {
     "anchor-identity": {"train", "test"},
     "anchor-composition": {"train", "test", "unseen"},
     "anchor-composite": {"train", "test", "unseen"},
+    "sentence-grammar": {"train", "test", "yoking"},
 }
 HELD_OUT_TASKS = [t for t in TASK_IDS if "held_out_pairs" in TASKS.get(t).family_obj.params.model_fields]
 
@@ -59,6 +62,9 @@ def params_for(task_id: str, **overrides: Any) -> Any:
         while any(p % d == 0 for d in range(2, int(p**0.5) + 1)):  # division needs a prime
             p += 1
         overrides["p"] = p
+    if "vocab_size" in overrides and "n_content" in fields(task_id):  # sentence-grammar: 1 + topics + content
+        topics = TASKS.get(task_id).resolve_params(small(task_id)).n_topics
+        overrides["n_content"] = overrides.pop("vocab_size") - 1 - topics
     return TASKS.get(task_id).resolve_params({**small(task_id), **overrides})
 
 
@@ -137,8 +143,9 @@ def test_documented_splits_exist_with_their_sizes(task_id: str) -> None:
     assert expected <= set(ds.splits)
     if "n_train" in fields(task_id):
         assert len(ds.splits["train"]) == SMALL["n_train"]
-        for name in set(ds.splits) - {"train"}:
-            assert len(ds.splits[name]) == SMALL["n_test"], name
+        p = params_for(task_id)
+        for name in set(ds.splits) - {"train"}:  # a split with a size of its own: n_<split>
+            assert len(ds.splits[name]) == getattr(p, f"n_{name}", SMALL["n_test"]), name
     else:  # exhaustive families: the splits partition every example
         p = params_for(task_id)
         assert len(ds.splits["train"]) == round(p.train_fraction * p.n_pairs())
@@ -151,7 +158,8 @@ def test_shapes_are_consistent(task_id: str) -> None:
     for name, s in ds.splits.items():
         n = len(s)
         assert s.tokens.shape == (n, ds.seq_len), name
-        assert s.labels.shape == (n,) and s.groups.shape == (n,), name
+        labels = (n, ds.seq_len) if task_id in ALL_TOKEN_TASKS else (n,)
+        assert s.labels.shape == labels and s.groups.shape == (n,), name
         for key, values in s.meta.items():
             assert values.shape[0] == n, f"{name}.meta[{key}]"
 
@@ -221,7 +229,10 @@ def test_decode_shows_the_label(task_id: str) -> None:
     family = TASKS.get(task_id).family_obj
     for name, s in ds.splits.items():
         line = family.decode(ds, name, 0)
-        assert f"->  {int(s.labels[0])}" in line, line
+        if task_id in ALL_TOKEN_TASKS:  # every position's label, in the family's words
+            assert len(line.split("->  ")[1].split()) >= ds.seq_len, line
+        else:
+            assert f"->  {int(s.labels[0])}" in line, line
 
 
 @pytest.mark.parametrize("task_id", TASK_IDS)

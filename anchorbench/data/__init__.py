@@ -18,3 +18,4 @@ FAMILIES.register("superposition", lazy="anchorbench.data.superposition:FAMILY",
 FAMILIES.register("teacher-student", lazy="anchorbench.data.teacher:FAMILY", origin="built-in")
 FAMILIES.register("sines", lazy="anchorbench.data.sines:FAMILY", origin="built-in")
 FAMILIES.register("parity", lazy="anchorbench.data.parity:FAMILY", origin="built-in")
+FAMILIES.register("sentence-grammar", lazy="anchorbench.data.sentence_grammar:FAMILY", origin="built-in")

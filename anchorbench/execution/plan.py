@@ -101,7 +101,14 @@ class EntryPlan:
         (so is a training recipe the objective cannot serve)."""
         if (problem := self.train.optimizer_problem(self.objective.name)) is not None:
             raise UserError(f"{self.task.id}: {problem}")
-        self.objective.check_model(self.build_model(0), self.model.name, self.objective.model_args(self.params))
+        model = self.build_model(0)
+        self.objective.check_model(model, self.model.name, self.objective.model_args(self.params))
+        from anchorbench.registry import DYNAMICS_PROBES
+
+        for name in self.task.dynamics:  # a probe the task is measured by must be able to measure the model
+            probe = DYNAMICS_PROBES.get(name)
+            if probe.check is not None and (problem := probe.check(model)) is not None:
+                raise UserError(f"{self.task.id}: model '{self.model.name}': {problem}")
 
     def task_ref(self) -> TaskRef:
         return TaskRef(

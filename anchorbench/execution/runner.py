@@ -141,7 +141,7 @@ def _relative(run_dir: Path, results_root: Path) -> str:
 
 def dynamics_probes(
     plan: EntryPlan, model: Any, names: tuple[str, ...], dataset: Any = None
-) -> Callable[[Any], dict[str, Any]] | None:
+) -> Callable[..., dict[str, Any]] | None:
     """The per-evaluation probes the task declares and the run asks for, as one callable (None: none)."""
     from anchorbench.scoring.dynamics import start_probes
 

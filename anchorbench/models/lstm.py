@@ -46,3 +46,16 @@ class LSTM(nn.Module):
         x = self.embed(tokens)  # [B, T, d_model]
         h, _ = self.lstm(x)  # [B, T, hidden]
         return self.head(h)  # [B, T, V]
+
+    def hidden_states(self, tokens: torch.Tensor) -> list[torch.Tensor]:
+        """Each LSTM layer's output ``[B, T, hidden]``, in depth order (the integration-windows probe).
+        ``nn.LSTM`` returns only the last layer's; this runs its stacked weights one layer at a time."""
+        x = self.embed(tokens)  # [B, T, d_model]
+        zeros = x.new_zeros(1, x.shape[0], self.config.hidden)  # [1, B, hidden]: the initial h and c
+        states = []
+        for k in range(self.config.n_layers):
+            weights = [getattr(self.lstm, f"{w}_l{k}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            # torch.lstm(input, (h0, c0), params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+            x, _, _ = torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, False, False, True)  # [B, T, hidden]
+            states.append(x)
+        return states

@@ -260,14 +260,28 @@ class Transformer(nn.Module):
 
     def forward(self, tokens: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """Logits ``[B, T, V]``, or ``[B, 1, V]`` for the last position when ``last_only``."""
-        T = tokens.shape[1]
-        if T > self.max_len:
-            raise ValueError(f"sequence length {T} exceeds the position table (max_len={self.max_len})")
-        positions = torch.arange(T, device=tokens.device)  # [T]
-        x = self.tok_emb(tokens) + self.pos_emb(positions)  # [B, T, C] (+ [T, C] broadcast)
+        x = self.embed(tokens)  # [B, T, C]
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             x = block(x, last_only=last_only and i == last)  # [B, T, C] ([B, 1, C] after a last_only block)
         if self.ln_f is not None:
             x = self.ln_f(x)
         return self.head(x)  # [B, T, V]
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Token plus position embeddings: ``[B, T] -> [B, T, C]``."""
+        T = tokens.shape[1]
+        if T > self.max_len:
+            raise ValueError(f"sequence length {T} exceeds the position table (max_len={self.max_len})")
+        positions = torch.arange(T, device=tokens.device)  # [T]
+        return self.tok_emb(tokens) + self.pos_emb(positions)  # [B, T, C] (+ [T, C] broadcast)
+
+    def hidden_states(self, tokens: torch.Tensor) -> list[torch.Tensor]:
+        """The residual stream after each block, ``[B, T, C]`` per layer in depth order (what the
+        integration-windows probe measures; a plug-in opts in with a method of this name)."""
+        x = self.embed(tokens)
+        states = []
+        for block in self.blocks:
+            x = block(x)  # [B, T, C]
+            states.append(x)
+        return states

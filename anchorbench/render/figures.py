@@ -311,18 +311,20 @@ def curves_plot(
 def probes_plot(history: list[dict[str, Any]], *, path: Path | str, title: str) -> bool:
     """The per-evaluation probes over steps; False when the history has none."""
     rows = [r for r in history if r["step"] > 0 and r.get("probes")]
-    if not rows:
-        return False
-    plt = pyplot()
     steps = np.array([r["step"] for r in rows])
     series: dict[str, list[float]] = {}
     for r in rows:
         for key, value in r["probes"].items():
             if isinstance(value, dict):  # condensation: clusters and top eigenvalue ratio
-                for sub in ("clusters", "top_eig_ratio"):
-                    series.setdefault(f"{key}.{sub}", []).append(value.get(sub, np.nan))
-            else:
+                if "clusters" in value:  # (a task's own records, e.g. noise_geometry, have their own plots)
+                    for sub in ("clusters", "top_eig_ratio"):
+                        series.setdefault(f"{key}.{sub}", []).append(value.get(sub, np.nan))
+            elif not isinstance(value, list):
                 series.setdefault(key, []).append(np.nan if value is None else value)
+    series = {k: v for k, v in series.items() if len(v) == len(rows)}  # a value at every evaluation
+    if not series:
+        return False
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(series), figsize=(3.6 * len(series), 3.4), squeeze=False)
     for ax, (name, values) in zip(axes[0], series.items()):
         ax.plot(steps, values)

@@ -10,6 +10,7 @@ from anchorbench.scoring import (  # noqa: F401  (registration on import)
     reasoning,
     recitation,
     statistical,
+    windows,
 )
 from anchorbench.scoring.evaluation import Evaluation, SplitEval
 from anchorbench.scoring.metric import Metric, metric

@@ -127,7 +127,7 @@ ProbeFn = Callable[[Any], dict[str, Any]]  # model -> {history key: value}
 
 @dataclass(frozen=True)
 class DynamicsProbe:
-    """A training-dynamics probe, computed at every evaluation and stored in ``history.jsonl``.
+    """A training-dynamics probe, computed at every evaluation (or the final one) and stored in ``history.jsonl``.
 
     ``start(model, family, params, dataset)`` is called once on the initial model and returns the
     per-evaluation function, or None where the probe does not apply (no neuron layer to
@@ -136,6 +136,10 @@ class DynamicsProbe:
     name: str
     description: str
     start: Callable[[Any, str, Any, Any], ProbeFn | None]  # (model, family, params, dataset)
+    # Only the final evaluation's value is used (a costly measurement of the trained model): skip the others.
+    final_only: bool = False
+    # Why a model cannot be probed (None: it can); a task that declares the probe refuses such a model.
+    check: Callable[[Any], str | None] | None = None
 
 
 def _start_weight_norm(model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn:
@@ -240,12 +244,16 @@ for _probe in (
     DYNAMICS_PROBES.register(_probe.name, _probe, origin="built-in")
 
 
-def start_probes(names: Sequence[str], model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn | None:
-    """The probes ``names`` as one per-evaluation function (None: none asked)."""
+def start_probes(
+    names: Sequence[str], model: Any, family: str, params: Any, dataset: Any = None
+) -> Callable[..., dict[str, Any]] | None:
+    """The probes ``names`` as one per-evaluation function ``(model, final=True)`` (None: none asked);
+    final-only probes are skipped where ``final`` is False."""
     if not names:
         return None
-    fns = [fn for n in names if (fn := DYNAMICS_PROBES.get(n).start(model, family, params, dataset)) is not None]
-    return lambda m: {k: v for fn in fns for k, v in fn(m).items()}
+    probes = [DYNAMICS_PROBES.get(n) for n in names]
+    fns = [(p.final_only, fn) for p in probes if (fn := p.start(model, family, params, dataset)) is not None]
+    return lambda m, final=True: {k: v for last, fn in fns if final or not last for k, v in fn(m).items()}
 
 
 # -- power law ---------------------------------------------------------------------------------

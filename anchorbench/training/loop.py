@@ -169,7 +169,7 @@ class Trainer:
         progress: bool = True,
         desc: str = "train",
         on_eval: Callable[[dict[str, Any]], None] | None = None,
-        probes: Callable[[nn.Module], dict[str, Any]] | None = None,
+        probes: Callable[..., dict[str, Any]] | None = None,  # (model, final=...) -> values
     ):
         self.cfg, self.seed, self.metrics = cfg, seed, list(metrics)
         self.run_dir, self.config_hash = run_dir, config_hash
@@ -274,9 +274,11 @@ class Trainer:
         self.optimizer.step()
         return loss
 
-    def record(self, ev: Evaluation, step: int, train_loss: float | None, bar: Any = None) -> None:
-        """Append one evaluation to the history (and history.jsonl), with its scores and probes."""
-        probes = finite_tree(self.probes(self.model)) if self.probes is not None else None
+    def record(self, ev: Evaluation, step: int, train_loss: float | None, bar: Any = None, final: bool = False) -> None:
+        """Append one evaluation to the history (and history.jsonl), with its scores and probes.
+        ``final``: the run stops here (final-only probes, costly measurements of the trained model, run)."""
+        final = final or step >= self.cfg.steps
+        probes = finite_tree(self.probes(self.model, final=final)) if self.probes is not None else None
         # a metric may report a probe's value (rd_w in [COND-PD]) or read the course so far ([FREQ])
         ev = dataclasses.replace(ev, dynamics=probes or {}, history=tuple(self.history))
         scores = {m.name: finite_or_null(m(ev)) for m in self.metrics}
@@ -350,7 +352,7 @@ def train_loop(
             for i, t in enumerate(members):
                 if active[i] and float(losses[i]) < cfg.stop_loss:
                     active[i], stopped[i] = False, step
-                    t.record(t.evaluate(t.model, step), step, (total[i] / count).item(), bar)
+                    t.record(t.evaluate(t.model, step), step, (total[i] / count).item(), bar, final=True)
         # Syncing with the device every step would stall a GPU; every 10 is enough to catch a
         # NaN before it spreads (NaN weights stay NaN anyway).
         if step % 10 == 0 or step == cfg.steps:
@@ -382,7 +384,9 @@ def finite_or_null(x: float | None) -> float | None:
 
 
 def finite_tree(x: Any) -> Any:
-    """``finite_or_null`` applied to every float in nested dicts (evaluation summaries)."""
+    """``finite_or_null`` applied to every float in nested dicts and lists (evaluation summaries, probes)."""
     if isinstance(x, dict):
         return {k: finite_tree(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [finite_tree(v) for v in x]
     return finite_or_null(x) if isinstance(x, float) else x

@@ -58,7 +58,14 @@ class GatedAttentionNet(nn.Module):
         self.register_buffer("mask", allowed.bool(), persistent=False)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.hidden_states(tokens)[-1]))
+
+    def hidden_states(self, tokens: torch.Tensor) -> list[torch.Tensor]:
+        """The residual stream after each block, [batch, seq, d_model] per layer. Optional: anchorbench's
+        integration-windows probe measures a model that has this method and refuses one that has not."""
         x = self.embed(tokens) + self.pos[: tokens.shape[1]]
+        states = []
         for block in self.blocks:
             x = block(x, self.mask)
-        return self.head(self.norm(x))
+            states.append(x)
+        return states
