@@ -98,6 +98,8 @@ def test_the_yoking_index_is_zero_for_a_window_tied_to_position_and_positive_for
     free, confined = _tensor(60, 12, False), _tensor(60, 12, True)
     assert np.nanmean(W.yoking_profile(free, 12)[boundaries]) == pytest.approx(0.0, abs=1e-12)
     assert np.nanmean(W.yoking_profile(confined, 12)[boundaries]) > 0.1
+    assert np.nanmean(W.yoking_profile(free, 12, first_lag=1)[boundaries]) == pytest.approx(0.0, abs=1e-12)
+    assert np.nanmean(W.yoking_profile(confined, 12, first_lag=1)[boundaries]) > 0.1
     window = W.unit_windows(free)[0]
     assert window == pytest.approx(np.exp(-np.arange(21) / 4.0))  # the window read back along the lags
     summary = W.layer_summary(free, boundaries, 12)
@@ -172,7 +174,9 @@ def test_a_run_measures_the_windows_once_at_the_end_and_plots_them(cli, tmp_path
     assert r.code == 0, r.err
     assert (seed / "windows.png").stat().st_size > 0 and (out / TASK / "windows-depth.png").stat().st_size > 0
     table = (out / TASK / "windows-depth.txt").read_text()
-    assert "2 seeds" in table and "layer 2" in table and "yoking trained" in table
+    assert (
+        "2 seeds" in table and "layer 2" in table and "yoking trained" in table and "yoking_context untrained" in table
+    )
 
 
 def test_the_probe_runs_on_the_lstm_and_on_a_plug_in_that_opts_in(cli, tmp_path: Path, monkeypatch) -> None:

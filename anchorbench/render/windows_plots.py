@@ -1,6 +1,6 @@
 """[WINDOWS] the integration-windows probe drawn: per run, the window of every layer (normalized influence
-against lag) with its fit, trained beside untrained; per entry, the power-law weight c and the yoking index
-against depth over the seeds (mean and 95% interval), with the per-layer table printed."""
+against lag) with its fit, trained beside untrained; per entry, the power-law weight c, the yoking index (with
+and without lag 0) and the window's tail against depth over the seeds (mean and 95% interval), and the table."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ from anchorbench.scoring.stats import mean_ci
 from anchorbench.scoring.windows import NAME, mixture
 
 STYLE = {"trained": ("C3", "-"), "untrained": ("C7", "-")}
-DEPTH_KEYS = (("c", "power-law weight c", (0.0, 1.0)), ("yoking", "yoking index", (None, None)))
+DEPTH_KEYS = (
+    ("c", "power-law weight c", (0.0, 1.0)),
+    ("yoking", "yoking index", (None, None)),
+    ("yoking_context", "yoking index without lag 0", (None, None)),
+    ("tail", "window beyond the word (mean, lags 1-20)", (0.0, None)),
+)
 
 
 def windows_record(history: list[dict[str, Any]]) -> tuple[int, dict[str, Any]] | None:
@@ -90,20 +95,21 @@ def depth_summary(records: list[dict[str, Any]], kind: str = "likely") -> dict[s
 
 
 def depth_table(summary: dict[str, dict[str, list[dict]]]) -> str:
-    """One row per layer: c and the yoking index, trained and at initialization, mean [95% interval]."""
+    """One row per layer: each of ``DEPTH_KEYS``, trained and at initialization, mean [95% interval]."""
     n_layers = len(summary["trained"]["c"])
     cell = lambda s: f"{num(s['mean'], 3)} [{num(s['ci_low'], 3)}, {num(s['ci_high'], 3)}]"  # noqa: E731
     rows = [
         [f"layer {i + 1}", *(cell(summary[w][k][i]) for k, _, _ in DEPTH_KEYS for w in ("trained", "untrained"))]
         for i in range(n_layers)
     ]
-    return table(rows, ["layer", "c trained", "c untrained", "yoking trained", "yoking untrained"])
+    headers = [f"{key} {which}" for key, _, _ in DEPTH_KEYS for which in ("trained", "untrained")]
+    return table(rows, ["layer", *headers])
 
 
 def depth_plot(summary: dict[str, dict[str, list[dict]]], *, n_seeds: int, path: Path | str, title: str) -> None:
-    """c and the yoking index against depth, trained and untrained, mean with 95% intervals over seeds."""
+    """Each of ``DEPTH_KEYS`` against depth, trained and untrained, mean with 95% intervals over seeds."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(DEPTH_KEYS), figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, len(DEPTH_KEYS), figsize=(4.2 * len(DEPTH_KEYS), 3.8))
     for ax, (key, label, _) in zip(axes, DEPTH_KEYS):
         for which in ("trained", "untrained"):
             color, _ = STYLE[which]

@@ -22,7 +22,9 @@ in its meta), for a model that exposes ``hidden_states(tokens) -> [B, T, C] per 
 * the yoking index per unit: at each sentence boundary j + 1, the mean over lags 0..L-2 (L the
   sentence length) of ``D[j+1, j+1+o] - D[j, j+o]``, over the median lag-0 response; the mean over
   the boundaries; per layer the median over units. 0 for a window tied to position, > 0 for one
-  confined to sentences.
+  confined to sentences. Beside it, ``yoking_context``: the same over lags 1..L-2, without the swapped
+  word's own change (how much more the first word moves the rest of its sentence than the last word
+  moves the next sentence); and ``tail``, the window's mean over lags 1..``MAX_LAG``.
 
 Everything is measured on the trained model and, with the same swapped stimuli, on the model's
 initialization (the control: the paper's untrained GPT-2). The probe runs once, at the final
@@ -201,15 +203,16 @@ def half_width(window: np.ndarray) -> float:
 
 
 # -- the yoking index --------------------------------------------------------------------------------
-def yoking_profile(D: np.ndarray, sentence_len: int) -> np.ndarray:
-    """``[K, C]``: at each swap position j + 1, the mean over lags 0..sentence_len-2 of D[j+1, j+1+o] - D[j, j+o],
-    over the unit's median lag-0 response (NaN where the lags run past the end); plots.py ``fdiff``."""
+def yoking_profile(D: np.ndarray, sentence_len: int, first_lag: int = 0) -> np.ndarray:
+    """``[K, C]``: at each swap position j + 1, the mean over lags first_lag..sentence_len-2 of
+    D[j+1, j+1+o] - D[j, j+o], over the unit's median lag-0 response (NaN where the lags run past the end);
+    plots.py ``fdiff`` with ``first_lag`` 0. With 1, the swapped word's own change (lag 0) is left out."""
     K, T, C = D.shape
     span = sentence_len - 1
     lag0 = np.median(D[np.arange(T), np.arange(T)], axis=0)  # [C]
     out = np.full((K, C), np.nan)
     for j in range(K - span - 1):
-        change = D[j + 1, j + 1 : j + 1 + span] - D[j, j : j + span]  # [span, C]
+        change = D[j + 1, j + 1 + first_lag : j + 1 + span] - D[j, j + first_lag : j + span]  # [span - first_lag, C]
         with np.errstate(divide="ignore", invalid="ignore"):
             out[j + 1] = np.where(lag0 > 0, change.mean(0) / lag0, np.nan)
     return out
@@ -223,6 +226,7 @@ def layer_summary(D: np.ndarray, boundaries: list[int], sentence_len: int) -> di
     window = np.median(windows[live], axis=0) if live.any() else np.full(MAX_LAG + 1, np.nan)
     profile = yoking_profile(D, sentence_len)  # [K, C]
     yoking = np.nanmean(profile[boundaries], axis=0)[live]  # [units]
+    context = np.nanmean(yoking_profile(D, sentence_len, first_lag=1)[boundaries], axis=0)[live]
     med = lambda x: float(np.median(x)) if len(x) else math.nan  # noqa: E731
     return {
         "units": int(live.sum()),
@@ -232,6 +236,7 @@ def layer_summary(D: np.ndarray, boundaries: list[int], sentence_len: int) -> di
         "half_width": half_width(window) if live.any() else math.nan,
         "tail": float(window[1:].mean()),  # the mean influence beyond the swapped word, lags 1..MAX_LAG
         "yoking": med(yoking),
+        "yoking_context": med(context),  # the same without lag 0: the change on the other words only
         "window": window.tolist(),
         "window_fit": list(fit_mixture(window)[:3]),
         "yoking_profile": _nanmedian_rows(profile[:, live]),
