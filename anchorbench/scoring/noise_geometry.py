@@ -16,8 +16,8 @@ At the current weights w* (the trained model, at a minimum by the end of the run
   Gaussian) and the Hill estimate of the tail index over the top ``HILL_SHARE`` (smaller: heavier).
 
 Everything is computed in float64 on a copy of the model (the variances at the smallest deltas
-are differences of tiny gradients). ``noise_geometry`` is a training-dynamics probe (the task
-declares it), and the scores below read its value at the final evaluation.
+are differences of tiny gradients). ``noise_geometry`` is a final-only training-dynamics probe (the
+task declares it; it runs at the final evaluation only), and the scores below read its value there.
 """
 
 from __future__ import annotations
@@ -170,6 +170,7 @@ DYNAMICS_PROBES.register(
         "SGD's noise variance along the top Hessian direction and random ones against the distance from the "
         "current weights (quadratic fit), and the tails of SGD's iterates there ([PLAW-SGD]; regression)",
         _start_noise_geometry,
+        final_only=True,  # the scores and the plot read the minimum the run ends at
     ),
     origin="built-in",
 )
