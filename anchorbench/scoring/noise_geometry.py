@@ -168,7 +168,8 @@ DYNAMICS_PROBES.register(
     DynamicsProbe(
         "noise_geometry",
         "SGD's noise variance along the top Hessian direction and random ones against the distance from the "
-        "current weights (quadratic fit), and the tails of SGD's iterates there ([PLAW-SGD]; regression)",
+        "current weights (quadratic fit), and the tails of SGD's iterates there ([PLAW-SGD]; regression; final "
+        "evaluation)",
         _start_noise_geometry,
         final_only=True,  # the scores and the plot read the minimum the run ends at
     ),
