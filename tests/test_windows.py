@@ -80,6 +80,10 @@ def test_the_mixture_fit_recovers_its_parameters_and_the_half_width_interpolates
         if c < 1:
             assert fb == pytest.approx(b, rel=0.05)
     assert np.isnan(W.fit_mixture(np.array([1.0, np.nan]))[0])
+    assert W.fit_window(W.mixture(d, 1.0, 0.5, 0.3))[4]  # a gradual window: c is identified
+    spike = np.r_[1.0, np.full(20, 0.03)]  # a spike on a flat tail: c near 0 or near 1 fit equally well
+    assert not W.fit_window(spike)[4]
+    assert W.fit_mixture(spike, 0.0, 0.5)[3] < 1e-6 and W.fit_mixture(spike, 0.5, 1.0)[3] < 1e-6
     assert W.half_width(np.array([1.0, 0.8, 0.4, 0.1])) == pytest.approx(1.75)
     assert W.half_width(np.array([1.0, 0.9, 0.8])) == 2.0 and W.half_width(np.array([1.0, 0.2])) == pytest.approx(0.625)
 

@@ -17,6 +17,7 @@ from anchorbench.scoring.windows import NAME, mixture
 STYLE = {"trained": ("C3", "-"), "untrained": ("C7", "-")}
 DEPTH_KEYS = (
     ("c", "power-law weight c", (0.0, 1.0)),
+    ("c_identified", "share of units whose c is identified", (0.0, 1.0)),
     ("yoking", "yoking index", (None, None)),
     ("yoking_context", "yoking index without lag 0", (None, None)),
     ("tail", "window beyond the word (mean, lags 1-20)", (0.0, None)),

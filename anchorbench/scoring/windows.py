@@ -17,8 +17,10 @@ in its meta), for a model that exposes ``hidden_states(tokens) -> [B, T, C] per 
 * the window per unit: ``D[t - d, t] / D[t, t]`` for d = 0..``MAX_LAG``, the median over the measured
   positions t > ``MAX_LAG`` + 1, fitted by ``w(d) = c (d+1)^-a + (1 - c) exp(-b d)`` (a, b in [0, 10],
   c in [0, 1]; least squares by grid refinement: the global optimum, where the paper's ``curve_fit``
-  starts at (1, 1, 0.5)); per layer the median over units of c, a, b, and the half-width: the lag at
-  which the layer's median window falls to 0.5 (linearly interpolated; ``MAX_LAG`` when it does not);
+  starts at (1, 1, 0.5)); per layer the median over units of c, a, b, the share of units whose c is
+  identified (:func:`fit_window`: a spike on a flat tail fits as well with c near 0 as near 1), and the
+  half-width: the lag at which the layer's median window falls to 0.5 (linearly interpolated;
+  ``MAX_LAG`` when it does not);
 * the yoking index per unit: at each sentence boundary j + 1, the mean over lags 0..L-2 (L the
   sentence length) of ``D[j+1, j+1+o] - D[j, j+o]``, over the median lag-0 response; the mean over
   the boundaries; per layer the median over units. 0 for a window tied to position, > 0 for one
@@ -54,6 +56,7 @@ ROWS_PER_FORWARD = 256  # swapped sequences per forward pass
 GRID = 201  # grid points per fit parameter, then refined around the best cell
 REFINEMENTS = 5
 BOUND = 10.0  # a, b in [0, BOUND] (the paper's bounds)
+IDENTIFIED_GAP = 1e-4  # fit_window: how much worse the other reading of c must fit, relative to the window
 
 
 def hidden_states_problem(model: Any) -> str | None:
@@ -163,10 +166,11 @@ def mixture(d: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
     return c * (d + 1.0) ** -a + (1 - c) * np.exp(-b * d)
 
 
-def fit_mixture(y: np.ndarray) -> tuple[float, float, float, float]:
+def fit_mixture(y: np.ndarray, c_low: float = 0.0, c_high: float = 1.0) -> tuple[float, float, float, float]:
     """Least-squares ``(a, b, c, sse)`` of :func:`mixture` to ``y`` over d = 0..len(y)-1, a and b in [0, 10],
-    c in [0, 1]. c enters linearly: for each (a, b) on a grid its best value is a clipped projection; the
-    grid is refined around the best cell (``REFINEMENTS`` times, +-2 cells). NaN when y is not finite."""
+    c in [c_low, c_high] (the paper: [0, 1]). c enters linearly: for each (a, b) on a grid its best value is
+    a clipped projection; the grid is refined around the best cell (``REFINEMENTS`` times, +-2 cells). NaN
+    when y is not finite."""
     if not np.isfinite(y).all():
         return (math.nan,) * 4
     d = np.arange(len(y), dtype=np.float64)
@@ -180,13 +184,25 @@ def fit_mixture(y: np.ndarray) -> tuple[float, float, float, float]:
         num = Py[:, None] - PE - Ey[None, :] + EE[None, :]  # <P - E, y - E>, [A, B]
         den = PP[:, None] - 2 * PE + EE[None, :]  # ||P - E||^2
         with np.errstate(divide="ignore", invalid="ignore"):
-            c = np.clip(np.where(den > 1e-15, num / den, 0.0), 0.0, 1.0)
+            c = np.clip(np.where(den > 1e-15, num / den, c_low), c_low, c_high)
         sse = (y @ y - 2 * Ey + EE)[None, :] - 2 * c * num + c**2 * den
         ia, ib = np.unravel_index(int(np.argmin(sse)), sse.shape)
         best = (float(a_grid[ia]), float(b_grid[ib]), float(c[ia, ib]), max(0.0, float(sse[ia, ib])))
         a_grid = np.linspace(a_grid[max(ia - 2, 0)], a_grid[min(ia + 2, len(a_grid) - 1)], 41)
         b_grid = np.linspace(b_grid[max(ib - 2, 0)], b_grid[min(ib + 2, len(b_grid) - 1)], 41)
     return best
+
+
+def fit_window(y: np.ndarray) -> tuple[float, float, float, float, bool]:
+    """:func:`fit_mixture` and whether its c is identified: a window that is a spike at lag 0 on a flat tail
+    is fitted as well by a power-law spike on an exponential tail (c near 1) as by an exponential spike on a
+    power-law tail (c near 0). c counts as identified when the best fit with c on the other side of 0.5 has
+    at least twice the squared error, and more by ``IDENTIFIED_GAP`` of the window's sum of squares about
+    its mean. ``(a, b, c, sse, identified)``."""
+    low, high = fit_mixture(y, 0.0, 0.5), fit_mixture(y, 0.5, 1.0)
+    best, other = (low, high) if low[3] <= high[3] else (high, low)
+    spread = float(((y - y.mean()) ** 2).sum()) if np.isfinite(y).all() else math.nan
+    return (*best, bool(other[3] > 2 * best[3] and other[3] - best[3] > IDENTIFIED_GAP * spread))
 
 
 def half_width(window: np.ndarray) -> float:
@@ -222,7 +238,7 @@ def layer_summary(D: np.ndarray, boundaries: list[int], sentence_len: int) -> di
     """One layer's window, its fit and its yoking index, from ``D [K, T, C]``."""
     windows = unit_windows(D)  # [C, lags]
     live = np.isfinite(windows).all(axis=1)
-    fits = np.array([fit_mixture(w) for w in windows[live]]).reshape(-1, 4)  # [units, (a, b, c, sse)]
+    fits = np.array([fit_window(w) for w in windows[live]], dtype=float).reshape(-1, 5)  # [units, (a, b, c, sse, id)]
     window = np.median(windows[live], axis=0) if live.any() else np.full(MAX_LAG + 1, np.nan)
     profile = yoking_profile(D, sentence_len)  # [K, C]
     yoking = np.nanmean(profile[boundaries], axis=0)[live]  # [units]
@@ -233,12 +249,13 @@ def layer_summary(D: np.ndarray, boundaries: list[int], sentence_len: int) -> di
         "a": med(fits[:, 0]),
         "b": med(fits[:, 1]),
         "c": med(fits[:, 2]),
+        "c_identified": float(fits[:, 4].mean()) if len(fits) else math.nan,  # share of units (fit_window)
         "half_width": half_width(window) if live.any() else math.nan,
         "tail": float(window[1:].mean()),  # the mean influence beyond the swapped word, lags 1..MAX_LAG
         "yoking": med(yoking),
         "yoking_context": med(context),  # the same without lag 0: the change on the other words only
         "window": window.tolist(),
-        "window_fit": list(fit_mixture(window)[:3]),
+        "window_fit": list(fit_window(window)[:3]),
         "yoking_profile": _nanmedian_rows(profile[:, live]),
     }
 
