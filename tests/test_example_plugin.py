@@ -1,7 +1,7 @@
 """End to end, as a model project's CI would: the example package (examples/gated-attention)
 installed with anchorbench into a fresh virtual environment registers its model and task by
-entry point, passes `anchorbench ci` on the smoke suite with its floors, and a deliberately
-broken variant (attention that cannot see earlier tokens) fails it, naming the tasks."""
+entry point, passes `anchorbench ci` on the smoke suite's tasks its floors gate, and a deliberately broken
+variant (attention that cannot see earlier tokens) fails it, naming the tasks."""
 
 from __future__ import annotations
 
@@ -12,9 +12,21 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+
+from anchorbench.specs import builtin_tasks_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "gated-attention"
+
+
+def _start(cmd: list[str], **kw) -> subprocess.Popen:
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _finish(proc: subprocess.Popen, ok: tuple[int, ...] = (0,)) -> None:
+    out, err = proc.communicate(timeout=1200)
+    assert proc.returncode in ok, f"{proc.args} -> {proc.returncode}:\n{out[-3000:]}\n{err[-3000:]}"
 
 
 def _run(cmd: list[str], ok: tuple[int, ...] = (0,), **kw) -> subprocess.CompletedProcess:
@@ -59,28 +71,33 @@ def test_entry_points_register_the_model_and_the_task(venv: Path, tmp_path: Path
     _run([str(venv / "bin" / "anchorbench"), "run", "gated-identity-long-v1", "--dry-run"], cwd=tmp_path)
 
 
+def gated_smoke(folder: Path) -> Path:
+    """The smoke suite cut to the tasks the example's floors gate (the rest would run ungated)."""
+    suite = yaml.safe_load((builtin_tasks_dir() / "suites" / "smoke.yaml").read_text())
+    gated = yaml.safe_load((EXAMPLE / "anchorbench-floors.yaml").read_text())
+    runs = [run for run in suite["runs"] if run["task"] in gated]
+    assert len(runs) == len(gated)
+    path = folder / "smoke-gated.yaml"
+    path.write_text(yaml.safe_dump({**suite, "id": "smoke-gated", "runs": runs}))
+    return path
+
+
 def test_ci_passes_the_model_and_fails_the_broken_variant(venv: Path, tmp_path: Path) -> None:
-    ci = [str(venv / "bin" / "anchorbench"), "ci", "--model", "gated-attention", "--suite", "smoke",
-          "--thresholds", str(EXAMPLE / "anchorbench-floors.yaml"), "--quiet"]  # fmt: skip
-    good = _run([*ci, "--out", "good", "--junit", "good.xml", "--summary", "good.md"], cwd=tmp_path)
+    ci = [str(venv / "bin" / "anchorbench"), "ci", "--model", "gated-attention", "--suite", str(gated_smoke(tmp_path)),
+          "--thresholds", str(EXAMPLE / "anchorbench-floors.yaml"), "--quiet", "--set", "train.threads=1"]  # fmt: skip
+    # the model and its broken variant side by side (one thread each)
+    good = _start([*ci, "--out", "good", "--junit", "good.xml", "--summary", "good.md"], cwd=tmp_path)
+    variant = ["--set", "model.see_past=false", "--out", "broken", "--junit", "broken.xml", "--summary", "broken.md"]
+    broken = _start([*ci, *variant], cwd=tmp_path)
+
+    _finish(good)
     summary = (tmp_path / "good.md").read_text()
     passed = re.search(r"\*\*passed\*\*: (\d+) checks", summary)
-    assert passed, good.stdout
+    assert passed, summary
     rows = [line for line in summary.splitlines() if line.startswith("| ") and line.endswith("| ok |")]
     assert int(passed.group(1)) == len(rows) > 0  # one table row per check, all of them ok
 
-    broken = [
-        *ci,
-        "--set",
-        "model.see_past=false",
-        "--out",
-        "broken",
-        "--junit",
-        "broken.xml",
-        "--summary",
-        "broken.md",
-    ]
-    _run(broken, ok=(1,), cwd=tmp_path)
+    _finish(broken, ok=(1,))
     summary = (tmp_path / "broken.md").read_text()
     assert "**FAILED**" in summary
     for task in ("anchor-identity-v1", "matching-chain-v2", "modular-addition-v1"):

@@ -1,7 +1,7 @@
 """Every task scores what it scored before the "one house" refactor (objectives, one training loop,
 interventions as modules, the new layout), measured here: the smoke suite is run at a short
 budget by the code of the commit before the refactor (checked out from git into a temporary
-folder) and by this checkout, one after the other on this machine, and every score and split
+folder) and by this checkout, side by side on this machine (one thread each), and every score and split
 summary must be bitwise equal. Nothing is compared with numbers recorded elsewhere."""
 
 from __future__ import annotations
@@ -37,13 +37,18 @@ def checkout(commit: str, into: Path) -> Path:
     return into
 
 
-def smoke_scores(code: Path, out: Path) -> dict[str, dict]:
+def start_smoke(code: Path, out: Path) -> tuple[subprocess.Popen, Path]:
     cmd = [sys.executable, "-m", "anchorbench", "run", "smoke", "--seeds", "0,", "--out", str(out), "--quiet"]
     for s in SHORT:
         cmd += ["--set", s]
     env = {**os.environ, "PYTHONPATH": str(code)}
-    done = subprocess.run(cmd, cwd=code, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-2000:]
+    return subprocess.Popen(cmd, cwd=code, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), out
+
+
+def smoke_scores(started: tuple[subprocess.Popen, Path]) -> dict[str, dict]:
+    proc, out = started
+    _, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-2000:]
     found = {}
     for path in sorted(out.glob("*/seed-0/result.json")):
         r = json.loads(path.read_text())
@@ -53,8 +58,9 @@ def smoke_scores(code: Path, out: Path) -> dict[str, dict]:
 
 def test_the_smoke_suite_scores_as_it_did_before_the_refactor(tmp_path):
     before_code = checkout(BEFORE, tmp_path / "before")
-    before = smoke_scores(before_code, tmp_path / "results-before")
-    after = smoke_scores(ROOT, tmp_path / "results-after")
+    # side by side, one thread each: the same numbers as one after the other
+    before, after = start_smoke(before_code, tmp_path / "results-before"), start_smoke(ROOT, tmp_path / "results-after")
+    before, after = smoke_scores(before), smoke_scores(after)
     assert len(before) >= 10 and set(before) <= set(after)  # every task of the smoke suite
     for entry, old in before.items():
         new = after[entry]
