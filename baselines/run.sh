@@ -19,9 +19,21 @@ TITLE[lstm]="LSTM"
 ARGS[lstm]="--model lstm"
 TITLE[mlp]="MLP"
 ARGS[mlp]="--model mlp"
+# the architecture zoo (docs/models.md): each from its own defaults
+TITLE[gru]="GRU"
+ARGS[gru]="--model gru"
+TITLE[linear-attention]="Linear attention (elu+1)"
+ARGS[linear-attention]="--model linear-attention"
+TITLE[selective-ssm]="Selective SSM (Mamba-style)"
+ARGS[selective-ssm]="--model selective-ssm"
+TITLE[rwkv]="RWKV-4-style time mixing"
+ARGS[rwkv]="--model rwkv"
+TITLE[hyena]="Hyena-style long convolution"
+ARGS[hyena]="--model hyena"
 
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(transformer-post-small transformer-post-large transformer-pre-small transformer-pre-large lstm mlp)
+[ ${#names[@]} -eq 0 ] && names=(transformer-post-small transformer-post-large transformer-pre-small transformer-pre-large lstm mlp
+  gru linear-attention selective-ssm rwkv hyena)
 for name in "${names[@]}"; do
   # shellcheck disable=SC2086
   anchorbench run standard ${ARGS[$name]} --set train.threads=1 --seeds 3 --quiet --out "results/baseline-$name" --resume \

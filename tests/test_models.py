@@ -21,14 +21,17 @@ TINY: dict[str, dict[str, object]] = {
     "transformer": {"d_model": 32, "n_layers": 2, "n_heads": 2, "d_ff": 64},
     "lstm": {"d_model": 16, "hidden": 32, "n_layers": 1},
     "mlp": {"d_embed": 8, "d_hidden": 32, "n_layers": 1},
+    "gru": {"d_model": 16, "hidden": 32, "n_layers": 1},
+    "linear-attention": {"d_model": 32, "n_layers": 2, "d_ff": 64},
+    "selective-ssm": {"d_model": 32, "n_layers": 2, "d_ff": 64, "d_state": 4},
+    "rwkv": {"d_model": 32, "n_layers": 2, "d_ff": 64},
+    "hyena": {"d_model": 32, "n_layers": 2, "d_ff": 64, "filter_hidden": 16},
 }
+ZOO = ["gru", "linear-attention", "selective-ssm", "rwkv", "hyena"]  # the architecture zoo (tests/test_zoo.py)
 NORMS = ["pre", "post", "none"]
 # (model name, extra kwargs): every built-in model, the transformer with every norm placement.
-VARIANTS = [("transformer", {"norm": norm}) for norm in NORMS] + [
-    ("lstm", {}),
-    ("mlp", {}),
-]
-VARIANT_IDS = [f"transformer-{norm}" for norm in NORMS] + ["lstm", "mlp"]
+VARIANTS = [("transformer", {"norm": norm}) for norm in NORMS] + [("lstm", {})] + [(z, {}) for z in ZOO] + [("mlp", {})]
+VARIANT_IDS = [f"transformer-{norm}" for norm in NORMS] + ["lstm", *ZOO, "mlp"]
 
 
 def build(name: str, seed: int = 0, **kwargs: object) -> nn.Module:
@@ -42,7 +45,7 @@ def random_tokens(batch: int = BATCH, seed: int = 1) -> torch.Tensor:
 
 
 def test_builtin_models_are_registered() -> None:
-    assert {"transformer", "lstm", "mlp"} <= set(MODELS.names())
+    assert {"transformer", "lstm", "mlp", *ZOO} <= set(MODELS.names())
     assert MODELS.entry("transformer").meta["description"]
 
 
@@ -87,7 +90,7 @@ def test_few_adamw_steps_reduce_loss_on_copy_task(name: str, kwargs: dict[str, o
     assert loss().item() < 0.8 * initial
 
 
-@pytest.mark.parametrize("name", ["transformer", "lstm", "mlp"])
+@pytest.mark.parametrize("name", ["transformer", "lstm", "mlp", *ZOO])
 def test_same_seed_identical_initial_weights(name: str) -> None:
     a, b, c = build(name, seed=3), build(name, seed=3), build(name, seed=4)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
@@ -120,7 +123,7 @@ def test_submodule_names_and_qkv_layout() -> None:
     assert torch.equal(w_v[0], attn.qkv.weight[4 * 16 : 5 * 16])
 
 
-@pytest.mark.parametrize("name", ["transformer", "lstm", "mlp"])
+@pytest.mark.parametrize("name", ["transformer", "lstm", "mlp", *ZOO])
 def test_unknown_config_key_raises(name: str) -> None:
     with pytest.raises(ValidationError):
         build(name, dropout=0.1)

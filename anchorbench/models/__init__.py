@@ -27,6 +27,36 @@ MODELS.register(
     description="LSTM baseline ([AF]): embedding, stacked LSTM, linear head",
 )
 MODELS.register(
+    "gru",
+    lazy="anchorbench.models.gru:GRU",
+    origin="built-in",
+    description="GRU baseline: embedding, stacked GRU, linear head",
+)
+MODELS.register(
+    "linear-attention",
+    lazy="anchorbench.models.linear_attention:LinearAttention",
+    origin="built-in",
+    description="zoo: causal linear attention (elu+1 features, Katharopoulos et al.) in a pre-LN stack",
+)
+MODELS.register(
+    "selective-ssm",
+    lazy="anchorbench.models.selective_ssm:SelectiveSSM",
+    origin="built-in",
+    description="zoo: Mamba-style selective state-space layer (input-dependent step, sequential scan)",
+)
+MODELS.register(
+    "rwkv",
+    lazy="anchorbench.models.rwkv:RWKV",
+    origin="built-in",
+    description="zoo: RWKV-4-style time mixing (token shift, per-channel decay, bonus for the current token)",
+)
+MODELS.register(
+    "hyena",
+    lazy="anchorbench.models.hyena:Hyena",
+    origin="built-in",
+    description="zoo: order-2 Hyena operator (implicit long convolutions by FFT, data-controlled gates)",
+)
+MODELS.register(
     "mlp",
     lazy="anchorbench.models.mlp:MLP",
     origin="built-in",

@@ -10,6 +10,7 @@ means a smaller initialization. [MATCH] uses the uniform variant with bound (6/d
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Literal
 
 import torch
@@ -54,7 +55,13 @@ def scale_summary(rate: float, distribution: InitDistribution, d_model: int, ref
 
 
 @torch.no_grad()
-def apply_init_rate(module: nn.Module, rate: float, distribution: InitDistribution, fan_in_scale: float = 1.0) -> None:
+def apply_init_rate(
+    module: nn.Module,
+    rate: float,
+    distribution: InitDistribution,
+    fan_in_scale: float = 1.0,
+    keep: Collection[str] = (),
+) -> None:
     """Re-initialize every parameter of ``module`` with initialization rate ``rate`` (gamma).
 
     Rules, applied to every parameter of every submodule:
@@ -75,6 +82,10 @@ def apply_init_rate(module: nn.Module, rate: float, distribution: InitDistributi
     * Every bias is set to 0 (attention, FFN, output head, LSTM gate biases).
     * LayerNorm (and RMSNorm) weights are set to 1 and their biases to 0.
 
+    ``keep`` names parameters (qualified, as ``named_parameters`` gives them) left as they are:
+    a sequence mixer's dynamics (decay rates, token-shift mixes, an SSM's A and D), which have
+    no fan-in and whose initialization is part of the design (anchorbench.models.mixer_stack).
+
     ``fan_in_scale`` multiplies every ``d_in`` in these formulas (see :func:`reference_scale`:
     the scale of the same gamma at another width).
 
@@ -91,6 +102,8 @@ def apply_init_rate(module: nn.Module, rate: float, distribution: InitDistributi
     for module_name, sub in module.named_modules():
         for param_name, param in sub.named_parameters(recurse=False):
             qualified = f"{module_name}.{param_name}" if module_name else param_name
+            if qualified in keep:
+                continue
             if isinstance(sub, _NORM_LAYERS):
                 if param_name == "weight":
                     param.fill_(1.0)
