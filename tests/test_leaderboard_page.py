@@ -101,3 +101,48 @@ def test_page_lists_sorts_filters_and_escapes(browser, board: Path) -> None:
     assert {"submission", "params"} <= {th.text for th in shown}
     cells = browser.find_elements("css selector", "#ranked tbody td[data-task='identity']")
     assert cells and not any(td.is_displayed() for td in cells)
+
+
+def _interval(sub: dict, task: str, score: str) -> tuple[float, float]:
+    summary = sub["tasks"][task]["scores"][score]
+    return summary["ci_low"], summary["ci_high"]
+
+
+def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def test_page_marks_the_entries_a_score_does_not_separate(browser, board: Path) -> None:
+    assert main(["leaderboard", "build", "--folder", str(board)]) == 0
+    browser.get((board / "index.html").resolve().as_uri())
+    subs = {s["name"]: s for s in map(load, submission_files(board))}
+    marked_columns = 0
+    scores = [("identity", "test_loss", "lower"), ("identity", "train_accuracy", "higher"),
+              ("grokking", "test_loss", "lower"), ("grokking", "train_accuracy", "higher")]  # fmt: skip
+    for task, score, direction in scores:
+        # expected, from the submissions: the rows whose interval overlaps the best mean's row
+        sign = 1 if direction == "higher" else -1
+        best = max(subs, key=lambda n: sign * subs[n]["tasks"][task]["scores"][score]["mean"])
+        tied = {
+            n
+            for n in subs
+            if n != best and _overlaps(_interval(subs[n], task, score), _interval(subs[best], task, score))
+        }
+        expected = tied | {best} if tied else set()
+        th, col, _ = _column(browser, f"{task}.{score}")
+        rows = browser.find_elements("css selector", "#ranked tbody tr")
+        cells = {r.get_attribute("data-name"): r.find_elements("css selector", "td")[col] for r in rows}
+        shown = {name for name, td in cells.items() if "not-separated" in td.get_attribute("class")}
+        assert shown == expected, (task, score)
+        marked_columns += bool(expected)
+
+        # sorted by this score, a cell is barred when its interval overlaps the row above's
+        th.click()
+        names = _names(browser)
+        bars = [("tied-above" in r.find_elements("css selector", "td")[col].get_attribute("class"))
+                for r in browser.find_elements("css selector", "#ranked tbody tr")]  # fmt: skip
+        above = [False] + [_overlaps(_interval(subs[a], task, score), _interval(subs[b], task, score))
+                           for a, b in zip(names, names[1:])]  # fmt: skip
+        assert bars == above, (task, score, names)
+    # the fixture has a score with ties and one whose best stands alone: both paths are seen
+    assert 0 < marked_columns < 4
