@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from anchorbench.leaderboard.record import Submission, finite
-from anchorbench.leaderboard.suite import PARAM_BUDGET, requirement
+from anchorbench.leaderboard.suite import PARAM_BUDGET, base_label, grid_cell, requirement, tuned_requirement
 from anchorbench.leaderboard.validate import Checked
 from anchorbench.render.tables import arrow, num
 
@@ -133,6 +133,77 @@ def rank_key(sub: Submission) -> tuple[float, str]:
     return -(primary_mean(sub) or -1.0), sub.name
 
 
+# -- the tuned track ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TunedCell:
+    cell: str  # "lr=0.001,weight_decay=0.1"
+    mean: float | None
+    ci: tuple[float | None, float | None]
+
+
+def tuned_cells(sub: Submission, label: str) -> list[TunedCell]:
+    """Every grid cell of one standard entry in a tuned-track submission, with its primary score."""
+    primary = requirement().entries[label].primary_score
+    cells = []
+    for task_label, result in sub.tasks.items():
+        if base_label(task_label) == label:
+            summary = result.scores.get(primary)
+            ci = (getattr(summary, "ci_low", None), getattr(summary, "ci_high", None))
+            cells.append(TunedCell(grid_cell(task_label), getattr(summary, "mean", None), ci))
+    return cells
+
+
+def best_cell(sub: Submission, label: str) -> TunedCell | None:
+    """The cell with the best mean primary score over seeds (all primary scores are accuracies: higher);
+    the first in grid order on a tie."""
+    scored = [c for c in tuned_cells(sub, label) if finite(c.mean)]
+    return max(scored, key=lambda c: c.mean) if scored else None  # type: ignore[arg-type,return-value]
+
+
+def tuned_mean(sub: Submission) -> float | None:
+    bests = [best_cell(sub, label) for label in requirement().entries]
+    return sum(b.mean for b in bests) / len(bests) if bests and all(bests) else None  # type: ignore[misc,union-attr]
+
+
+def tuned_text(cell: TunedCell | None) -> str:
+    if cell is None:
+        return "-"
+    low, high = cell.ci
+    interval = f" [{_fmt(low, 3)}, {_fmt(high, 3)}]" if finite(low) and finite(high) else ""
+    return f"{_fmt(cell.mean, 3)}{interval} at {cell.cell}"
+
+
+def tuned_markdown(tuned: Unranked) -> list[str]:
+    req = requirement()
+    labels = list(req.entries)
+    out = [
+        "## Tuned track (best cell of a declared lr x weight decay grid per entry; optimistic)",
+        "",
+        f"Suite `{tuned_requirement().id}`: the standard entries at every cell of its grid; per entry, the cell with",
+        "the best mean primary score over seeds, with its 95% interval (MAD's protocol). The cell is chosen on the",
+        "scored split, so these are upper estimates; the fixed-recipe ranking above is the main table.",
+        "",
+    ]
+    if not tuned:
+        return [*out, "None."]
+    head = ["#", "submission", "model", "mean of best primary"] + [f"{label} best `{req.entries[label].primary_score}`"
+                                                                   for label in labels]  # fmt: skip
+    out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for i, (s, _) in enumerate(tuned, 1):
+        cells = [str(i), md_escape(s.name), md_code(s.model_name), _fmt(tuned_mean(s), 3)]
+        out.append("| " + " | ".join(cells + [tuned_text(best_cell(s, label)) for label in labels]) + " |")
+    for s, notes in tuned:
+        out += ["", f"Grid of {md_escape(s.name)} (primary score, mean over seeds):", ""]
+        grid = list(dict.fromkeys(c.cell for label in labels for c in tuned_cells(s, label)))
+        out += ["| cell | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 1)]
+        for cell in grid:
+            means = [next((_fmt(c.mean, 3) for c in tuned_cells(s, label) if c.cell == cell), "-") for label in labels]
+            out.append(f"| {cell} | " + " | ".join(means) + " |")
+        if notes:
+            out += ["", f"Outside the comparable rules: {md_escape('; '.join(notes))}"]
+    return out
+
+
 # -- Markdown -------------------------------------------------------------------------------
 # Characters with a meaning anywhere in a line of GitHub Markdown: escapes, code, emphasis, links and
 # images, headings, table cells, strikethrough, math. '&', '<' and '>' (entities, HTML) become entities.
@@ -160,7 +231,7 @@ def md_code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def markdown(ranked: list[Submission], free: Unranked, cols: list[Column]) -> str:
+def markdown(ranked: list[Submission], free: Unranked, cols: list[Column], tuned: Unranked) -> str:
     req = requirement()
     head = ["#", "submission", "model", "params"] + [f"{c.title} {arrow(c.direction)}" for c in cols]
 
@@ -199,6 +270,7 @@ def markdown(ranked: list[Submission], free: Unranked, cols: list[Column]) -> st
         out += [f"- {md_escape(sub.name)}: {md_escape('; '.join(notes))}" for sub, notes in free]
     else:
         out.append("None.")
+    out += ["", *tuned_markdown(tuned)]
     return "\n".join(out) + "\n"
 
 
@@ -250,6 +322,32 @@ def html_table(table_id: str, rows_of: Unranked, cols: list[Column]) -> str:
     return f'<table id="{table_id}">\n<thead>{head}</thead>\n<tbody>\n{body}\n</tbody>\n</table>'
 
 
+def tuned_html(tuned: Unranked) -> str:
+    req = requirement()
+    heads = ['<th data-col="0" data-direction="lower" class="num">#</th>',
+             '<th data-col="1" data-direction="text">submission</th>',
+             '<th data-col="2" data-direction="text">model</th>',
+             '<th data-col="3" data-direction="higher" class="num">mean of best primary ↑</th>']  # fmt: skip
+    for i, (label, entry) in enumerate(req.entries.items(), 4):
+        heads.append(f'<th data-col="{i}" data-direction="higher" class="num">{_e(label)} best '
+                     f"{_e(entry.primary_score)} ↑</th>")  # fmt: skip
+    rows = []
+    for rank, (s, notes) in enumerate(tuned, 1):
+        name = _e(s.name) + (f'<div class="note">{_e("; ".join(notes))}</div>' if notes else "")
+        mean = tuned_mean(s)
+        cells = [f'<td data-value="{rank}" class="num">{rank}</td>', f'<td data-value="{_e(s.name)}">{name}</td>',
+                 f'<td data-value="{_e(s.model_name)}"><code>{_e(s.model_name)}</code></td>',
+                 f'<td data-value="{mean if finite(mean) else ""}" class="num">{_e(_fmt(mean, 3))}</td>']  # fmt: skip
+        for label in req.entries:
+            best = best_cell(s, label)
+            grid = "; ".join(f"{c.cell}: {_fmt(c.mean, 3)}" for c in tuned_cells(s, label))
+            value = best.mean if best else ""
+            cells.append(f'<td data-value="{value}" class="num" title="grid: {_e(grid)}">{_e(tuned_text(best))}</td>')
+        rows.append(f'<tr data-name="{_e(s.name)}">' + "".join(cells) + "</tr>")
+    body = "\n".join(rows) if rows else f'<tr><td colspan="{len(heads)}">No tuned-track submissions.</td></tr>'
+    return f'<table id="tuned">\n<thead><tr>{"".join(heads)}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
+
+
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
@@ -259,7 +357,7 @@ def fill(template: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
-def page(ranked: list[Submission], free: Unranked, cols: list[Column]) -> str:
+def page(ranked: list[Submission], free: Unranked, cols: list[Column], tuned: Unranked) -> str:
     req = requirement()
     options = "".join(f'<option value="{_e(label)}">{_e(label)}</option>' for label in req.entries)
     return fill(PAGE_TEMPLATE.read_text(), {
@@ -269,15 +367,22 @@ def page(ranked: list[Submission], free: Unranked, cols: list[Column]) -> str:
         "task_options": options,
         "ranked": html_table("ranked", [(s, []) for s in ranked], cols),
         "free": html_table("free", free, cols),
+        "tuned_suite": _e(tuned_requirement().id),
+        "tuned": tuned_html(tuned),
     })  # fmt: skip
 
 
 def build(checked: list[Checked], folder: Path) -> tuple[Path, Path]:
     cols = columns()
-    valid = sorted((c for c in checked if c.ok and c.submission is not None), key=lambda c: rank_key(c.submission))
-    ranked = [c.submission for c in valid if c.comparable]
-    free = [(c.submission, c.notes) for c in valid if not c.comparable]
+    valid = [c for c in checked if c.ok and c.submission is not None]
+    standard = sorted((c for c in valid if c.submission.suite.id == requirement().id),
+                      key=lambda c: rank_key(c.submission))  # fmt: skip
+    ranked = [c.submission for c in standard if c.comparable]
+    free = [(c.submission, c.notes) for c in standard if not c.comparable]
+    tuned = sorted((c for c in valid if c.submission.suite.id != requirement().id),
+                   key=lambda c: (-(tuned_mean(c.submission) or -1.0), c.submission.name))  # fmt: skip
+    tuned_rows = [(c.submission, c.notes) for c in tuned]
     md, page_path = folder / "README.md", folder / "index.html"
-    md.write_text(markdown(ranked, free, cols))
-    page_path.write_text(page(ranked, free, cols))
+    md.write_text(markdown(ranked, free, cols, tuned_rows))
+    page_path.write_text(page(ranked, free, cols, tuned_rows))
     return md, page_path

@@ -1,4 +1,5 @@
-"""``anchorbench submit``: turn a finished ``anchorbench run standard`` folder into a submission."""
+"""``anchorbench submit``: turn a finished ``anchorbench run standard`` folder into a submission
+(or a ``standard-tuned`` folder into a tuned-track one)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from anchorbench.errors import UserError
 from anchorbench.execution.results import AggregateResult, RunResult
 from anchorbench.files import now, read_json
 from anchorbench.leaderboard.record import MAX_TEXT, Submission, dump, seal
-from anchorbench.leaderboard.suite import requirement
+from anchorbench.leaderboard.suite import requirement, requirement_for, tuned_requirement
 from anchorbench.leaderboard.text import check_text
 
 MANIFEST = "run.json"
@@ -49,9 +50,12 @@ def build_submission(results: Path, name: str, description: str = "") -> Submiss
         raise UserError(f"{results} is not a results folder of `anchorbench run` (no {MANIFEST})")
     manifest = read_json(results / MANIFEST)
     suite = manifest.get("suite") or {}
-    req = requirement()
-    if suite.get("id") != req.id:
-        raise UserError(f"{results} is a run of '{manifest.get('target')}', not of the '{req.id}' suite")
+    req = requirement_for(suite.get("id"))
+    if req is None:
+        raise UserError(
+            f"{results} is a run of '{manifest.get('target')}', not of the '{requirement().id}' suite "
+            f"(or '{tuned_requirement().id}', the tuned track)"
+        )
     if suite.get("version") != req.version:
         raise UserError(f"{results} ran {req.id} v{suite.get('version')}; the current suite is v{req.version}")
     tasks: dict[str, Any] = {}

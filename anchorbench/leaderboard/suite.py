@@ -13,6 +13,9 @@ SUITE_ID = "standard"
 # The suite a submission is checked against: a built-in suite's name or a suite YAML path.
 # Only tests point it elsewhere (at a seconds-long suite with the same structure).
 SUITE = SUITE_ID
+# The tuned track (the board's second table): the same entries at every cell of a declared
+# lr x weight-decay grid. Tests point it at a tiny stand-in, as SUITE.
+TUNED_SUITE = "standard-tuned"
 # The ranked section's parameter budget, per task model: the largest baseline (the LSTM, 998,985
 # parameters at vocabulary 201) just fits.
 PARAM_BUDGET = 1_000_000
@@ -44,6 +47,26 @@ def suite_hash(suite: SuiteSpec) -> str:
 
 def requirement() -> SuiteRequirement:
     return _requirement(SUITE)
+
+
+def tuned_requirement() -> SuiteRequirement:
+    return _requirement(TUNED_SUITE)
+
+
+def requirement_for(suite_id: str) -> SuiteRequirement | None:
+    """The requirement a submission of ``suite_id`` is checked against: the standard suite's or
+    the tuned track's; None for any other suite."""
+    return next((req for req in (requirement(), tuned_requirement()) if req.id == suite_id), None)
+
+
+def base_label(label: str) -> str:
+    """The standard entry a tuned-track label belongs to: ``identity@lr=0.001,weight_decay=0.1`` -> identity."""
+    return label.partition("@")[0]
+
+
+def grid_cell(label: str) -> str:
+    """The grid cell of a tuned-track label: ``lr=0.001,weight_decay=0.1``."""
+    return label.partition("@")[2]
 
 
 @lru_cache(maxsize=4)

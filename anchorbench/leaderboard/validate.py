@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from anchorbench.leaderboard.record import MAX_BYTES, Submission, content_hash_of, finite
-from anchorbench.leaderboard.suite import PARAM_BUDGET, budget_train, requirement
+from anchorbench.leaderboard.suite import PARAM_BUDGET, budget_train, requirement, requirement_for, tuned_requirement
 from anchorbench.leaderboard.text import check_text
 
 MIN_SEEDS = 3
@@ -104,14 +104,15 @@ def check_file(path: Path) -> Checked:
 
 
 def check_against_suite(sub: Submission) -> list[str]:
-    req = requirement()
-    if sub.suite.id != req.id:
-        return [f"suite.id: '{sub.suite.id}' is not the leaderboard's suite ('{req.id}')"]
+    req = requirement_for(sub.suite.id)
+    if req is None:
+        suites = f"'{requirement().id}', or '{tuned_requirement().id}' for the tuned track"
+        return [f"suite.id: '{sub.suite.id}' is not the leaderboard's suite ({suites})"]
     problems = []
     if sub.suite.version != req.version:
         problems.append(f"suite.version: {sub.suite.version} is not the current version {req.version}")
     elif sub.suite.spec_hash != req.spec_hash:
-        problems.append("suite.spec_hash: does not match the current standard suite")
+        problems.append(f"suite.spec_hash: does not match the current {req.id} suite")
     for label in sorted(set(req.entries) - set(sub.tasks)):
         problems.append(f"tasks.{label}: missing (the suite has {', '.join(req.entries)})")
     for label in sorted(set(sub.tasks) - set(req.entries)):
@@ -157,8 +158,10 @@ def check_task(at: str, result: Any, want: Any) -> list[str]:
 
 
 def comparability(sub: Submission) -> list[str]:
-    """Why a valid submission belongs to the free-for-all section rather than the ranked one."""
-    req = requirement()
+    """Why a valid submission belongs to the free-for-all section rather than the ranked one (the
+    tuned track's cells are checked against their own cell's budget: lr and weight decay included)."""
+    req = requirement_for(sub.suite.id)
+    assert req is not None  # checked by check_against_suite
     notes = []
     if sub.n_params > PARAM_BUDGET:
         notes.append(f"n_params {sub.n_params:,} exceeds the {PARAM_BUDGET:,} budget")
