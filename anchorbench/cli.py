@@ -131,7 +131,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         sets=tuple(args.set),
         intervention=args.intervention,
         grid=tuple(args.grid),
-        seeds=tuple(plan_mod.parse_seeds(args.seeds)),
+        seeds=tuple(plan_mod.parse_seeds(args.seeds, args.seed_list)),
         probes=plan_mod.parse_probes(args.probes),
         analyses=plan_mod.parse_analyses(args.analyses),
     )
@@ -229,7 +229,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     if args.address is not None and args.backend != "ray":
         raise UserError("--address applies to --backend ray")
-    seeds = tuple(parse_seeds(args.seeds)) if args.seeds else None
+    seeds = tuple(parse_seeds(args.seeds, args.seed_list)) if args.seeds or args.seed_list else None
     plan = sweep.make_sweep_plan(args.file, model=args.model, sets=tuple(args.set), seeds=seeds)
     workers, threads = sweep.resources(args.workers, args.threads)
     if args.dry_run:
@@ -277,6 +277,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench.main(args)
 
 
+def seed_args(q: argparse.ArgumentParser, what: str = "") -> None:
+    """--seeds (a count) and --seed-list (the seeds), shared by run, sweep and ci."""
+    q.add_argument("--seeds", metavar="N", help=f"{what}a count: N seeds, 0..N-1 (default: seed 0)")
+    q.add_argument("--seed-list", metavar="S,S,...", help=f"{what}exactly these seeds, e.g. 0,5,7")
+
+
 def model_args(q: argparse.ArgumentParser, *, set_help: str) -> None:
     """--model and --set, shared by run and sweep."""
     q.add_argument("--model", help="registered model name or module:attr (default: the task's)")
@@ -286,7 +292,7 @@ def model_args(q: argparse.ArgumentParser, *, set_help: str) -> None:
 def output_args(q: argparse.ArgumentParser, *, out: str, resume: str, dry_run: str) -> None:
     """Where results go, resuming, progress and dry runs, shared by run and sweep."""
     q.add_argument("--out", help=out)
-    q.add_argument("--results-dir", default="results")
+    q.add_argument("--results-dir", default="results", help="where --out's default folder is made (default: results)")
     q.add_argument("--resume", action="store_true", help=resume)
     q.add_argument("--quiet", action="store_true", help="no progress bars")
     q.add_argument("--dry-run", action="store_true", help=f"{dry_run}; train nothing")
@@ -331,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECTION.KEY=V1,V2",
         help="replace the values of one of a suite's grid axes (e.g. model.n_layers=2,3,4)",
     )
-    q.add_argument("--seeds", default="1", help="a count (3 -> seeds 0,1,2) or a list (0,5,7)")
+    seed_args(q)
     q.add_argument("--probes", help="training-dynamics probes at every evaluation: all, or some of "
                    "weight_norm,rd,rd_input,condensation,fourier (stored in history.jsonl)")  # fmt: skip
     q.add_argument("--analyses", help="analyses beyond the task's own, e.g. grokking-timing (t_fit, t_gen) "
@@ -365,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("sweep", help="a grid of configs x seeds (a sweep YAML), on a process pool or Ray")
     q.add_argument("file", help="a sweep YAML (e.g. tasks/sweeps/init-phase-cpu.yaml) or a built-in sweep's name")
     model_args(q, set_help="override a key of every cell (repeatable)")
-    q.add_argument("--seeds", help="replace the sweep's seed axis: a count (3) or a list (0,5,7)")
+    seed_args(q, what="replace the sweep's seed axis: ")
     q.add_argument("--backend", choices=["local", "ray"], default="local")
     q.add_argument("--address", help="Ray: join this cluster ('auto': the one this machine is in); "
                    "default: start a local Ray runtime")  # fmt: skip

@@ -20,7 +20,7 @@ def composite_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from anchorbench.cli import main
 
     out = tmp_path_factory.mktemp("answers") / "run"
-    assert main(["run", COMPOSITE, "--seeds", "1,", "--set", "train.steps=120", *TINY_ARGS, "--out", str(out)]) == 0
+    assert main(["run", COMPOSITE, "--seed-list", "1", "--set", "train.steps=120", *TINY_ARGS, "--out", str(out)]) == 0
     return out / COMPOSITE / "seed-1"
 
 

@@ -107,8 +107,11 @@ CASES: dict[str, tuple[list[str], str]] = {
     "missing-suite-file": (["run", "missing.yaml"], "no such suite file: missing.yaml"),
     "missing-sweep-file": (["sweep", "missing.yaml"], "no such sweep file: missing.yaml"),
     "unknown-model": (["run", ID, "--model", "transfomer"], "Did you mean 'transformer'"),
-    "bad-seeds": (["run", ID, "--seeds", "abc"], "--seeds takes a count"),
-    "negative-seed": (["run", ID, "--seeds", "0,-1"], "non-negative"),
+    "bad-seeds": (["run", ID, "--seeds", "abc"], "--seeds is a count of seeds"),
+    "zero-seeds": (["run", ID, "--seeds", "0"], "must be at least 1, got 0 (seed 0 alone: --seeds 1 or --seed-list 0)"),
+    "seeds-list-in-count": (["run", ID, "--seeds", "0,5"], "for the seeds 0,5 use --seed-list 0,5"),
+    "seeds-and-seed-list": (["run", ID, "--seeds", "2", "--seed-list", "3"], "not both"),
+    "negative-seed": (["run", ID, "--seed-list", "0,-1"], "non-negative"),
     # a gate with nothing to gate on, and trust in earlier results
     "ci-nothing-to-gate-on": (["ci", "--suite", "own-suite.yaml"], "nothing to gate on: suite 'own-suite.yaml'"),
     "ci-tolerance-without-baseline": (["ci", "--tolerance", "0.1"], "--tolerance applies to --baseline"),
@@ -163,16 +166,17 @@ def test_the_page_is_filled_in_one_pass() -> None:
         fill("{{missing}}", {})
 
 
-@pytest.mark.parametrize("name", ["{{free}}", "{{ranked}}", "{{suite}} {{task_options}}"])
+@pytest.mark.parametrize("name", ["{{free}}", "{{ranked}}", "{{suite}} {{task_options}}", "{{tuned}}"])
 def test_a_submission_named_like_a_placeholder_renders_literally(name: str) -> None:
     sub = Submission.model_validate(committed()).model_copy(update={"name": name})
     other = Submission.model_validate(committed("lstm.json"))
-    html = page([sub], [(other, ["a note"])], columns())
+    html = page([sub], [(other, ["a note"])], columns(), [(sub, [])])
     assert html.count('<table id="ranked">') == 1 and html.count('<table id="free">') == 1
+    assert html.count('<table id="tuned">') == 1 and html.count(f'<tr data-name="{name}">') == 2
     assert html.count("<select") == 1
     assert f'<tr data-name="{name}">' in html
     assert f">{name}</td>" in html
-    assert f"| {md_escape(name)} |" in markdown([sub], [], columns())
+    assert f"| {md_escape(name)} |" in markdown([sub], [], columns(), [])
 
 
 def test_markdown_specials_are_escaped() -> None:
@@ -200,7 +204,7 @@ def test_a_backtick_in_the_model_name_cannot_leave_its_code_span(model: str, spa
     assert md_code(model) == span
     sub = Submission.model_validate(committed()).model_copy(update={"model_name": model, "name": "n|*a*"})
     cols = columns()
-    row = next(line for line in markdown([sub], [], cols).splitlines() if line.startswith("| 1 |"))
+    row = next(line for line in markdown([sub], [], cols, []).splitlines() if line.startswith("| 1 |"))
     cells = re.split(r"(?<!\\)\|", row)[1:-1]  # GitHub splits at every unescaped pipe, code spans included
     assert len(cells) == 4 + len(cols), row
     assert cells[2].strip() == span

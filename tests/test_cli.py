@@ -136,7 +136,7 @@ BAD_INPUT = {
     "suite-unknown-field": (["run", "extra.yaml"], "colour"),
     "suite-unknown-set-key": (["run", "badset.yaml"], "train.stepz"),
     "bad-seeds": (["run", IDENTITY, "--seeds", "abc"], "abc"),
-    "repeated-seeds": (["run", IDENTITY, "--seeds", "1,1"], "1,1"),
+    "repeated-seeds": (["run", IDENTITY, "--seed-list", "1,1"], "1,1"),
     "resume-nothing": (["run", IDENTITY, "--resume"], "resume"),
     "resume-empty-out": (["run", IDENTITY, "--resume", "--out", "fresh"], "resume"),
     "plugin-missing": (["run", IDENTITY, "--model", "ab_no_such_module_xyz:Net"], "ab_no_such_module_xyz"),

@@ -114,7 +114,7 @@ def test_resume_runs_only_the_missing_cells(grid: Path, tmp_path: Path, cli):
 
 def test_resume_refuses_another_sweep(grid: Path, tmp_path: Path, cli):
     out = tmp_path / "out"
-    assert cli("sweep", str(grid), "--out", str(out), "--workers", "1", "--quiet", "--seeds", "0,").code == 0
+    assert cli("sweep", str(grid), "--out", str(out), "--workers", "1", "--quiet", "--seeds", "1").code == 0
     r = cli("sweep", str(grid), "--out", str(out), "--workers", "1", "--quiet", "--resume")
     assert r.code == 2 and "another sweep" in r.err
 

@@ -307,18 +307,31 @@ def make_plan(request: Request) -> Plan:
     return Plan(request, suite, plans, comparisons, compare, suite.report if suite else None)
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"3"`` -> [0, 1, 2]; ``"0,5,7"`` -> [0, 5, 7]."""
+def parse_seeds(count: str | None, seed_list: str | None = None) -> list[int]:
+    """The seeds of ``--seeds N`` (a count: seeds 0..N-1) or ``--seed-list 0,5,7`` (exactly those);
+    not both. Neither: None -> [0]."""
+    if count is not None and seed_list is not None:
+        raise UserError("give --seeds (a count) or --seed-list (the seeds themselves), not both")
+    if seed_list is not None:
+        try:
+            seeds = [int(s) for s in seed_list.split(",") if s.strip()]
+        except ValueError:
+            raise UserError(f"--seed-list takes seeds separated by commas (0,5,7), got '{seed_list}'") from None
+        if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+            raise UserError(f"--seed-list must name at least one distinct non-negative seed, got '{seed_list}'")
+        return seeds
+    if count is None:
+        return [0]
+    if "," in count:
+        raise UserError(f"--seeds is a count (3 runs seeds 0, 1, 2); for the seeds {count} use --seed-list {count}")
     try:
-        if "," in text:
-            seeds = [int(s) for s in text.split(",") if s.strip()]
-        else:
-            seeds = list(range(int(text)))
+        n = int(count)
     except ValueError:
-        raise UserError(f"--seeds takes a count (3) or a list (0,5,7), got '{text}'") from None
-    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise UserError(f"--seeds must name at least one distinct non-negative seed, got '{text}'")
-    return seeds
+        raise UserError(f"--seeds is a count of seeds (e.g. 3), got '{count}'") from None
+    if n < 1:
+        alone = "seed 0 alone: --seeds 1 or --seed-list 0"
+        raise UserError(f"--seeds is a count and must be at least 1, got {n} ({alone})")
+    return list(range(n))
 
 
 def parse_analyses(text: str | None) -> tuple[str, ...]:

@@ -31,7 +31,7 @@ def cmd_ci(args: argparse.Namespace) -> int:
     if args.tolerance is not None and not args.baseline:
         raise UserError("--tolerance applies to --baseline")
     request = Request(target=args.suite, model=args.model, sets=tuple(args.set),
-                      seeds=tuple(parse_seeds(args.seeds)))  # fmt: skip
+                      seeds=tuple(parse_seeds(args.seeds, args.seed_list)))  # fmt: skip
     plan = make_plan(request)
     entries = {e.label: tuple(e.task.scores) for e in plan.entries}
     floors_path = Path(args.thresholds) if args.thresholds else None
@@ -68,8 +68,10 @@ def cmd_ci(args: argparse.Namespace) -> int:
     names = sorted({e.model.name for e in plan.entries})
     model = names[0] if len(names) == 1 else "each task's default model"
     summary = markdown_summary(checks, suite=args.suite, model=model, seconds=seconds, gated=gated)
-    write(Path(args.junit), junit_xml(checks, suite=args.suite, model=model))
-    write(Path(args.summary), summary)
+    junit = Path(args.junit) if args.junit else out / "junit.xml"  # with the results unless a path is given
+    summary_path = Path(args.summary) if args.summary else out / "summary.md"
+    write(junit, junit_xml(checks, suite=args.suite, model=model))
+    write(summary_path, summary)
     if os.environ.get("GITHUB_STEP_SUMMARY"):  # GitHub Actions shows this file on the run's page
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as f:
             f.write(summary)
@@ -79,11 +81,13 @@ def cmd_ci(args: argparse.Namespace) -> int:
                 "values": {r["label"]: r["values"] for r in runs}}  # fmt: skip
         write(Path(args.save_baseline), json.dumps(data, indent=2) + "\n")
     print(summary)
-    print(f"-> {args.junit}, {args.summary}, results in {out}", file=sys.stderr)
+    print(f"-> {junit}, {summary_path}, results in {out}", file=sys.stderr)
     return 0 if all(c.ok for c in checks) else 1
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from anchorbench.cli import seed_args
+
     q = sub.add_parser("ci", help="run a suite (default: smoke) for one model; exit 1 on a floor or regression")
     q.add_argument("--model", help="registered model name or module:attr (default: each task's)")
     q.add_argument("--suite", default="smoke", help="suite name or YAML file (default: smoke)")
@@ -96,12 +100,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--tolerance", type=float,
         help="one absolute allowed drop against --baseline for every score (default: each metric's statistical band)",
     )  # fmt: skip
-    q.add_argument("--seeds", default="1", help="a count (3 -> seeds 0,1,2) or a list (default: 1)")
+    seed_args(q)
     q.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override (repeatable)")
-    q.add_argument("--junit", default="anchorbench-junit.xml", help="JUnit XML path (default: %(default)s)")
-    q.add_argument("--summary", default="anchorbench-summary.md", help="Markdown summary path (default: %(default)s)")
+    q.add_argument("--junit", help="JUnit XML path (default: junit.xml in the results folder)")
+    q.add_argument("--summary", help="Markdown summary path (default: summary.md in the results folder)")
     q.add_argument("--save-baseline", help="also write this run's mean scores as a baseline JSON")
     q.add_argument("--out", help="results folder (default: results/<suite>-<time>)")
-    q.add_argument("--results-dir", default="results")
+    q.add_argument("--results-dir", default="results", help="where --out's default folder is made (default: results)")
     q.add_argument("--quiet", action="store_true", help="no progress bars")
     q.set_defaults(func=cmd_ci)
