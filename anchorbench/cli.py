@@ -17,31 +17,66 @@ from anchorbench import __version__
 from anchorbench.errors import UserError
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    from anchorbench.registry import DYNAMICS_PROBES, METRICS, MODELS, TASKS
-    from anchorbench.render import tables
-    from anchorbench.specs import load_suite, suite_paths
+def catalogue() -> dict[str, list[dict]]:
+    """Everything a user can name: tasks, suites, sweeps, models, interventions, metrics, probes."""
+    from anchorbench.registry import DYNAMICS_PROBES, INTERVENTIONS, METRICS, MODELS, PROBES, TASKS
+    from anchorbench.specs import load_suite, load_sweep, suite_paths, sweep_paths
+
+    def described(registry, name: str) -> str:
+        entry = registry.entry(name)
+        obj = registry.get(name)
+        return entry.meta.get("description") or getattr(obj, "description", "")
 
     tasks = [TASKS.get(n) for n in TASKS.names()]
-    print(
-        "Tasks\n" + tables.table([[t.id, t.version, t.family, t.title] for t in tasks], ["id", "v", "family", "title"])
-    )
     suites = [load_suite(n) for n in suite_paths()]
-    print("\nSuites\n" + tables.table(
-        [[s.id, s.version, ", ".join(e.label for e in s.runs), s.title] for s in suites],
-        ["id", "v", "runs", "title"],
-    ))  # fmt: skip
-    models = [[n, MODELS.entry(n).origin, MODELS.entry(n).meta.get("description", "")] for n in MODELS.names()]
-    print("\nModels (or any 'module:attr' nn.Module)\n" + tables.table(models, ["name", "origin", "description"]))
+    sweeps = [load_sweep(n)[0] for n in sweep_paths()]
     metrics = [METRICS.get(n) for n in METRICS.names()]
-    print("\nMetrics\n" + tables.table(
-        [[m.name, m.arrow + " " + m.direction, m.tolerance.describe(), m.description] for m in metrics],
-        ["name", "better", "tolerance across stacks", "description"],
-    ))  # fmt: skip
-    dynamics = [DYNAMICS_PROBES.get(n) for n in DYNAMICS_PROBES.names()]
-    print("\nTraining-dynamics probes (--probes)\n" + tables.table(
-        [[p.name, p.description] for p in dynamics], ["name", "description"]
-    ))  # fmt: skip
+    return {
+        "tasks": [{"id": t.id, "version": t.version, "family": t.family, "title": t.title} for t in tasks],
+        "suites": [{"id": s.id, "version": s.version, "runs": [e.label for e in s.runs], "title": s.title}
+                   for s in suites],
+        "sweeps": [{"id": s.id, "version": s.version, "axes": list(s.axes), "title": s.title} for s in sweeps],
+        "models": [{"name": n, "origin": MODELS.entry(n).origin, "description": described(MODELS, n)}
+                   for n in MODELS.names()],
+        "interventions": [{"name": n, "origin": INTERVENTIONS.entry(n).origin,
+                           "description": described(INTERVENTIONS, n)} for n in INTERVENTIONS.names()],
+        "metrics": [{"name": m.name, "direction": m.direction, "tolerance": m.tolerance.describe(),
+                     "description": m.description} for m in metrics],
+        "probes": [{"name": n, "description": PROBES.get(n).description} for n in PROBES.names()],
+        "dynamics_probes": [{"name": n, "description": DYNAMICS_PROBES.get(n).description}
+                            for n in DYNAMICS_PROBES.names()],
+    }  # fmt: skip
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from anchorbench.registry import METRICS
+    from anchorbench.render import tables
+
+    found = catalogue()
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+
+    def section(title: str, key: str, columns: list[str], row) -> None:  # noqa: ANN001
+        print(f"\n{title}\n" + tables.table([row(x) for x in found[key]], columns))
+
+    print("Tasks\n" + tables.table([[t["id"], t["version"], t["family"], t["title"]] for t in found["tasks"]],
+                                   ["id", "v", "family", "title"]))  # fmt: skip
+    section("Suites (anchorbench run NAME)", "suites", ["id", "v", "runs", "title"],
+            lambda s: [s["id"], s["version"], ", ".join(s["runs"]), s["title"]])  # fmt: skip
+    section("Sweeps (anchorbench sweep NAME)", "sweeps", ["id", "v", "axes", "title"],
+            lambda s: [s["id"], s["version"], ", ".join(s["axes"]), s["title"]])  # fmt: skip
+    section("Models (or any 'module:attr' nn.Module)", "models", ["name", "origin", "description"],
+            lambda m: [m["name"], m["origin"], m["description"]])  # fmt: skip
+    section("Interventions (--intervention)", "interventions", ["name", "origin", "description"],
+            lambda m: [m["name"], m["origin"], m["description"]])  # fmt: skip
+    section("Metrics", "metrics", ["name", "better", "tolerance across stacks", "description"],
+            lambda m: [m["name"], METRICS.get(m["name"]).arrow + " " + m["direction"], m["tolerance"],
+                       m["description"]])  # fmt: skip
+    section("Mechanism probes (a task's probes; drawn by anchorbench plot)", "probes", ["name", "description"],
+            lambda p: [p["name"], p["description"]])  # fmt: skip
+    section("Training-dynamics probes (--probes)", "dynamics_probes", ["name", "description"],
+            lambda p: [p["name"], p["description"]])  # fmt: skip
     return 0
 
 
@@ -299,15 +334,23 @@ def output_args(q: argparse.ArgumentParser, *, out: str, resume: str, dry_run: s
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="anchorbench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="anchorbench",
+        description="Synthetic tasks for comparing small language-model architectures: generate the data, "
+        "train a model with seeds, score it with 95% intervals, gate CI and submit to the leaderboard.",
+        epilog="start with: anchorbench list; anchorbench run quickstart; anchorbench run standard --model NAME "
+        "--seeds 3. Docs: README.md and docs/ in the repository.",
+    )
     p.add_argument("--version", action="version", version=f"anchorbench {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
 
-    sub.add_parser("list", help="tasks, suites, models and metrics").set_defaults(func=cmd_list)
+    q = sub.add_parser("list", help="tasks, suites, sweeps, models, interventions, metrics and probes")
+    q.add_argument("--json", action="store_true", help="one JSON object instead of tables (for scripts)")
+    q.set_defaults(func=cmd_list)
 
     def task_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("task", help="task id, e.g. anchor-composite-v1")
-        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--seed", type=int, default=0, help="the data seed (default: 0)")
         q.add_argument("--set", action="append", default=[], metavar="task.KEY=VALUE", help="override a parameter")
 
     q = sub.add_parser("show", help="a task's rule, splits and one decoded example per group")
@@ -316,14 +359,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("export", help="write one split of a task's dataset to .npz or .jsonl")
     task_args(q)
-    q.add_argument("--split", default="train")
-    q.add_argument("--out", required=True)
+    q.add_argument("--split", default="train", help="the split to write (default: train; `show` lists them)")
+    q.add_argument("--out", required=True, help="file to write: .npz (arrays) or .jsonl (one sequence a line)")
     q.add_argument("--format", choices=["npz", "jsonl"], help="default: from the --out suffix")
     q.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     q.set_defaults(func=cmd_export)
 
     q = sub.add_parser("run", help="train and score: a task id, a suite name or a suite YAML file")
-    q.add_argument("target")
+    q.add_argument("target", help="a task id (anchor-identity-v1), a suite name (standard) or a suite YAML file")
     model_args(q, set_help="override task.*, model.*, train.* or intervention.* (repeatable)")
     q.add_argument(
         "--intervention",
@@ -372,7 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("file", help="a sweep YAML (e.g. tasks/sweeps/init-phase-cpu.yaml) or a built-in sweep's name")
     model_args(q, set_help="override a key of every cell (repeatable)")
     seed_args(q, what="replace the sweep's seed axis: ")
-    q.add_argument("--backend", choices=["local", "ray"], default="local")
+    q.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local: a process pool on this machine (default); ray: a Ray cluster")  # fmt: skip
     q.add_argument("--address", help="Ray: join this cluster ('auto': the one this machine is in); "
                    "default: start a local Ray runtime")  # fmt: skip
     q.add_argument("--workers", type=int, help="parallel workers (default: one per CPU core)")
@@ -401,7 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("bench", help="throughput and memory benchmarks, as ratios measured side by side")
     q.add_argument("--quick", action="store_true", help="fewer repeats (a smoke check, noisier)")
-    q.add_argument("--only", action="append", default=[], help="run only these benchmarks")
+    q.add_argument(
+        "--only", action="append", default=[], metavar="NAME",
+        help="run only this benchmark (repeatable): generation, trainer, model, sweep, paper, eval, memory",
+    )  # fmt: skip
     q.set_defaults(func=cmd_bench)
 
     from anchorbench.gate.command import add_parser as add_ci
@@ -420,6 +467,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import os
+
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        # `--model mymodels:Net` finds mymodels.py in the working folder, as `python -m` would; appended,
+        # so a file there never shadows an installed package
+        sys.path.append(os.getcwd())
     try:
         from anchorbench.specs import include_task_dir
 
@@ -430,8 +483,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"anchorbench: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `anchorbench ... | head`: the reader left; not an error of ours
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:

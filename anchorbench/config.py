@@ -70,7 +70,9 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(128, ge=1)
     lr: float = Field(1e-3, gt=0, description="peak learning rate")
     min_lr_ratio: float = Field(0.0, ge=0, le=1, description="cosine ends at lr * min_lr_ratio")
-    warmup_steps: int = Field(100, ge=0)
+    warmup_steps: int = Field(
+        100, ge=0, description="linear warmup; a default (not --set) warmup longer than the run becomes a tenth of it"
+    )
     warmup_start_ratio: float = Field(
         0.0, ge=0, le=1, description="warmup starts at lr * this ([INIT] code: 1/20, i.e. 1e-5 -> 2e-4)"
     )
@@ -110,7 +112,8 @@ class TrainConfig(BaseModel):
     @model_validator(mode="after")
     def _warmup_fits(self) -> TrainConfig:
         if self.warmup_steps > self.steps:
-            raise ValueError(f"warmup_steps ({self.warmup_steps}) exceeds steps ({self.steps})")
+            fix = f"set train.warmup_steps <= {self.steps}"
+            raise ValueError(f"warmup_steps ({self.warmup_steps}) exceeds steps ({self.steps}): {fix}")
         if not all(math.isfinite(b) and 0 <= b < 1 for b in self.betas):
             raise ValueError("betas must lie in [0, 1)")
         if self.optimizer == "gd-ntk" and (self.weight_decay or self.grad_clip is not None):

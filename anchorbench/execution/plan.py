@@ -263,6 +263,7 @@ def plan_entry(
         layers["model"] = {"name": names[-1]}
     for section, key, value in items:
         layers[section][key] = value
+    clamp_default_warmup(layers["train"], {k for section, k, _ in items if section == "train"})
     model_name = str(layers["model"].pop("name"))
     iv = layers["intervention"]
     if iv and "name" not in iv:
@@ -276,6 +277,16 @@ def plan_entry(
         intervention=resolve_intervention(str(iv.pop("name")), iv) if iv else None,
         analyses=tuple(spec.analyses),
     )
+
+
+def clamp_default_warmup(train: dict[str, Any], chosen: set[str]) -> None:
+    """A warmup nobody chose (the task's or the recipe's default) that outlasts a shortened run
+    becomes a tenth of the run: ``--set train.steps=60`` should just run. A warmup set on purpose
+    is left for the validator to refuse."""
+    steps = train.get("steps")
+    warmup = train.get("warmup_steps", TrainConfig.model_fields["warmup_steps"].default)
+    if "warmup_steps" not in chosen and isinstance(steps, int) and isinstance(warmup, int) and warmup > steps:
+        train["warmup_steps"] = steps // 10
 
 
 def make_plan(request: Request) -> Plan:

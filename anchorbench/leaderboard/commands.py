@@ -124,7 +124,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     v.add_argument("files", nargs="+", help="submission files or folders")
     v.set_defaults(func=cmd_validate)
     v = lb.add_parser("verify", help="re-run recorded seeds and compare their scores with the submission")
-    v.add_argument("file")
+    v.add_argument("file", help="the submission file to verify")
     v.add_argument("--seed", type=int, help="re-run only this seed (default: every recorded seed)")
     v.add_argument("--task", action="append", default=[], help="re-run only this suite entry (repeatable)")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -134,5 +134,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     v.set_defaults(func=cmd_verify)
     v = lb.add_parser("build", help="write <folder>/README.md and <folder>/index.html from <folder>/submissions/")
-    v.add_argument("--folder", default=str(DEFAULT_FOLDER))
+    v.add_argument("--folder", default=str(DEFAULT_FOLDER), help="the leaderboard folder (default: leaderboard)")
     v.set_defaults(func=cmd_build)
