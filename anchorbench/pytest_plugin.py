@@ -13,14 +13,12 @@ Tests marked ``@pytest.mark.anchorbench_slow`` are skipped unless pytest runs wi
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 BUDGET_SUITES = {"tiny": "smoke", "standard": "standard"}
-_names = itertools.count()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,23 +64,16 @@ def run_task(
     sets: dict[str, Any] | None = None,
 ) -> Any:
     """Train and score one seed of ``task`` into ``folder``; returns the RunResult."""
+    from anchorbench.api import registered
     from anchorbench.execution.plan import plan_entry
     from anchorbench.execution.runner import run_seed
-    from anchorbench.registry import MODELS
     from anchorbench.specs import SuiteEntry
 
-    name, temporary = model, None
-    if model is not None and not isinstance(model, str):
-        # a class or factory object: registered under a throw-away name for this run only
-        name = temporary = f"pytest-{getattr(model, '__name__', 'model')}-{next(_names)}"
-        MODELS.register(name, model, origin="anchorbench_run fixture")
-    try:
+    # a class or factory is recorded by its import path, as the CLI would record it (anchorbench.api)
+    with registered(model) as name:
         entry = SuiteEntry(task=task, set={**budget_sets(task, budget), **(sets or {})})
         plan = plan_entry(entry, name, ())
         return run_seed(plan, seed, folder / task / f"seed-{seed}", results_root=folder, resume=False, progress=False)
-    finally:
-        if temporary:
-            MODELS.unregister(temporary)
 
 
 @pytest.fixture
