@@ -158,6 +158,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from anchorbench.execution import plan as plan_mod
     from anchorbench.execution import runner
+    from anchorbench.execution.trackers import parse_logs
     from anchorbench.render import tables
 
     request = plan_mod.Request(
@@ -169,6 +170,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         seeds=tuple(plan_mod.parse_seeds(args.seeds, args.seed_list)),
         probes=plan_mod.parse_probes(args.probes),
         analyses=plan_mod.parse_analyses(args.analyses),
+        logs=parse_logs(args.log),
     )
     plan = plan_mod.make_plan(request)
     if args.reuse:
@@ -306,6 +308,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collect(args: argparse.Namespace) -> int:
+    from anchorbench.execution.collect import check_out, collect, write_table
+
+    folders = [Path(f) for f in args.folders]
+    out = Path(args.out) if args.out else folders[0] / "collect.csv"
+    check_out(out)
+    rows = collect(folders)
+    print(f"{len(rows)} seed(s) -> {write_table(rows, out)}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from anchorbench import bench
 
@@ -381,8 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the values of one of a suite's grid axes (e.g. model.n_layers=2,3,4)",
     )
     seed_args(q)
-    q.add_argument("--probes", help="training-dynamics probes at every evaluation: all, or some of "
-                   "weight_norm,rd,rd_input,condensation,fourier (stored in history.jsonl)")  # fmt: skip
+    q.add_argument("--probes", help="training-dynamics probes: all, or names from `anchorbench list` (at every "
+                   "evaluation; final-only probes at the last; stored in history.jsonl)")  # fmt: skip
+    q.add_argument("--log", action="append", default=[], metavar="TRACKER[,TRACKER]",
+                   help="also send every evaluation to csv, tensorboard, wandb (offline unless WANDB_MODE) and/or "
+                   "mlflow, into each seed's folder (repeatable; trackers are extras: pip install "
+                   "'anchorbench[wandb]')")  # fmt: skip
     q.add_argument("--analyses", help="analyses beyond the task's own, e.g. grokking-timing (t_fit, t_gen) "
                    "on a task that does not declare it")  # fmt: skip
     output_args(
@@ -442,6 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("path", help="a sweep's results folder (holding sweep.json)")
     q.add_argument("--no-plots", action="store_true", help="print the table only")
     q.set_defaults(func=cmd_report)
+
+    q = sub.add_parser("collect", help="every seed's scores and configuration under results folders, as one table")
+    q.add_argument("folders", nargs="+", help="results folders (runs, suites, sweeps): every seed-*/result.json below")
+    q.add_argument("--out", help="table to write: .csv, or .parquet with pyarrow (default: collect.csv in the first)")
+    q.set_defaults(func=cmd_collect)
 
     q = sub.add_parser("bench", help="throughput and memory benchmarks, as ratios measured side by side")
     q.add_argument("--quick", action="store_true", help="fewer repeats (a smoke check, noisier)")

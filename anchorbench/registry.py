@@ -220,3 +220,7 @@ INTERVENTIONS: Registry[Any] = Registry("intervention", discover=_importer("anch
 REPORTS: Registry[Any] = Registry("report", discover=_importer("anchorbench.render.suite_reports"))
 PROBES: Registry[Any] = Registry("probe", discover=_importer("anchorbench.scoring.mechanism"))
 DYNAMICS_PROBES: Registry[Any] = Registry("training-dynamics probe", discover=_importer("anchorbench.scoring.dynamics"))
+# Experiment trackers (run --log): plug-ins register a class through the entry-point group.
+TRACKERS: Registry[Any] = Registry(
+    "tracker", entry_point_group="anchorbench.trackers", discover=_importer("anchorbench.execution.trackers")
+)

@@ -133,6 +133,7 @@ class Request:
     seeds: tuple[int, ...] = (0,)
     probes: tuple[str, ...] = ()  # dynamics probes at every evaluation ("all" or names)
     analyses: tuple[str, ...] = ()  # asked for beyond the tasks' own (e.g. grokking-timing)
+    logs: tuple[str, ...] = ()  # experiment trackers (--log); where results are also sent, not what they are
 
     def manifest(self) -> dict[str, Any]:
         data = {

@@ -160,11 +160,13 @@ def run_seed(
     reuse: bool = False,
     probes: tuple[str, ...] = (),
     threads: int | None = None,
+    logs: tuple[str, ...] = (),
 ) -> RunResult:
     """Train and score one seed into ``run_dir``. With ``resume``, a finished result of the same
     configuration and code stands and a checkpoint of it is continued; a stale one (another
     config or code) is dropped and the seed trains again. The caller's torch RNG and thread
-    count are left as they were; ``threads`` overrides ``train.threads``."""
+    count are left as they were; ``threads`` overrides ``train.threads``; ``logs`` names the
+    experiment trackers that follow the training (anchorbench.execution.trackers)."""
     from anchorbench.training.loop import CHECKPOINT, stale_checkpoint
     from anchorbench.training.torch_state import isolated
 
@@ -184,12 +186,39 @@ def run_seed(
     started = time.perf_counter()
     # The global RNG is seeded for training too: a plug-in with dropout draws the same masks every run.
     with isolated(seed, threads or plan.train.threads):
-        trainer = prepare_seed(plan, seed, run_dir, progress=progress, probes=probes)
+        tracked = start_trackers(plan, seed, run_dir, logs) if logs else None
+        trainer = prepare_seed(plan, seed, run_dir, progress=progress, probes=probes,
+                               on_eval=tracked.on_eval if tracked else None)  # fmt: skip
         outcome = trainer.fit(resume=resume)
-        return finish_seed(plan, seed, run_dir, trainer, outcome, results_root=results_root, started=started)
+        result = finish_seed(plan, seed, run_dir, trainer, outcome, results_root=results_root, started=started)
+        if tracked:
+            tracked.finish(result.scores, result.steps_completed)
+        return result
 
 
-def prepare_seed(plan: EntryPlan, seed: int, run_dir: Path, *, progress: bool, probes: tuple[str, ...]) -> Any:
+def start_trackers(plan: EntryPlan, seed: int, run_dir: Path, logs: tuple[str, ...]) -> Any:
+    """The seed's trackers, started with its configuration and provenance (flat keys)."""
+    from anchorbench import __version__
+    from anchorbench.execution.trackers import Trackers, flat
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    provenance = {"task": plan.task.id, "entry": plan.label, "model": plan.model.name, "seed": seed,
+                  "config_hash": plan.config_hash(seed), "code_hash": plan.code_hash,
+                  "anchorbench": __version__}  # fmt: skip
+    config = flat(plan.run_config(seed).model_dump(mode="json"))
+    config.update({f"run.{k}": v for k, v in provenance.items()})
+    return Trackers(logs, run_dir, f"{plan.label}-seed{seed}", config)
+
+
+def prepare_seed(
+    plan: EntryPlan,
+    seed: int,
+    run_dir: Path,
+    *,
+    progress: bool,
+    probes: tuple[str, ...],
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
+) -> Any:
     """Data, seeded model and a Trainer writing into ``run_dir`` (not yet trained)."""
     from anchorbench.training.loop import Trainer
 
@@ -200,7 +229,7 @@ def prepare_seed(plan: EntryPlan, seed: int, run_dir: Path, *, progress: bool, p
     return Trainer(
         model, dataset, plan.train, seed=seed, metrics=metrics, run_dir=run_dir,
         config_hash=plan.run_key(seed), progress=progress, desc=f"{plan.label} seed {seed}",
-        probes=dynamics_probes(plan, model, probes, dataset),
+        probes=dynamics_probes(plan, model, probes, dataset), on_eval=on_eval,
     )  # fmt: skip
 
 
@@ -307,7 +336,7 @@ def execute(
                 if result is None:
                     result = run_seed(
                         entry, seed, folder / f"seed-{seed}", results_root=out.parent, resume=resume,
-                        progress=progress, reuse=reuse, probes=plan.request.probes,
+                        progress=progress, reuse=reuse, probes=plan.request.probes, logs=plan.request.logs,
                     )  # fmt: skip
                     if on_result:
                         on_result(entry, result)
@@ -343,7 +372,8 @@ def run_seed_job(job: SeedJob) -> tuple[str, int, RunResult]:
         include_task_dir(Path(folder))
     entry = next(e for e in make_plan(job.request).entries if e.label == job.label)
     result = run_seed(entry, job.seed, job.run_dir, results_root=job.results_root, resume=job.resume,
-                      progress=False, reuse=job.reuse, probes=job.request.probes, threads=job.threads)  # fmt: skip
+                      progress=False, reuse=job.reuse, probes=job.request.probes, threads=job.threads,
+                      logs=job.request.logs)  # fmt: skip
     return job.label, job.seed, result
 
 
