@@ -266,9 +266,9 @@ def bench_sweep(quick: bool) -> list[Outcome]:
 
 
 def _bench_sweep_size(size: str, quick: bool) -> list[Outcome]:
-    import os
+    from anchorbench.execution.backends import usable_cores
 
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     n, steps, rounds = 8, (100 if quick else None), (1 if quick else 2)
     baseline = sweep_workload(n, workers=1, threads=cores, batch=False, steps=steps, size=size)
     contenders = {

@@ -64,6 +64,7 @@ class TrainConfig(BaseModel):
         "decay_steps": None,
         "optimizer": "adamw",
         "stop_loss": None,
+        "precision": "fp32",
     }
 
     steps: int = Field(1000, ge=1, description="optimizer steps (the unit of training time)")
@@ -103,7 +104,13 @@ class TrainConfig(BaseModel):
     stop_loss: float | None = Field(
         None, gt=0, description="end the run at the first step whose training loss is below this ([COND-PD]: 1e-6)"
     )
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="auto (a GPU if any), cpu, cuda, cuda:N, mps"
+    )
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32",
+        description="training steps in fp32, or autocast to bf16 / fp16 (with a gradient scaler); evaluation in fp32",
+    )
     threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's choice")
     compile: bool = Field(
         False, description="torch.compile the model for training steps (off: on CPU it cost 7-32 s and ran 0.56-1.03x)"

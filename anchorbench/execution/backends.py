@@ -39,12 +39,34 @@ class Inline:
             yield fn(job)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's or a job scheduler's
+    share), not every core of the machine that ``os.cpu_count()`` reports."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
+def visible_gpus() -> list[str]:
+    """The CUDA devices the workers may share out: ``CUDA_VISIBLE_DEVICES`` when it is set, else every
+    device torch sees; none on a machine without CUDA."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [d.strip() for d in listed.split(",") if d.strip() and d.strip() != "-1"]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+
+
 class ProcessPool:
     """``workers`` fresh processes ("spawn": no forked torch thread pools), one pipe each.
 
     Our own pool rather than ProcessPoolExecutor: when one of its workers dies, the executor
     fails every job in flight (BrokenProcessPool). Here the parent knows which job each
     worker runs, so a death loses that job alone and a fresh worker takes the next one.
+    With GPUs visible, worker slot i sees one of them (``CUDA_VISIBLE_DEVICES``, round robin), so
+    ``train.device=auto`` or ``cuda`` puts each worker on its own GPU.
     """
 
     def __init__(self, workers: int):
@@ -59,15 +81,17 @@ class ProcessPool:
         ctx = mp.get_context("spawn")
         todo = deque(jobs)
         slots: list[_Worker] = []
+        gpus = visible_gpus()
+        gpu = lambda i: gpus[i % len(gpus)] if gpus else None  # noqa: E731
         try:
-            for _ in range(min(self.workers, len(jobs))):
-                slots.append(_Worker(ctx, fn))  # one by one: a failed start still closes the others
+            for i in range(min(self.workers, len(jobs))):
+                slots.append(_Worker(ctx, fn, gpu(i)))  # one by one: a failed start still closes the others
             while True:
                 for i, w in enumerate(slots):
                     if w.job is None and todo:
                         if not w.alive():  # died while idle, or lost its last job
                             w.close()
-                            slots[i] = w = _Worker(ctx, fn)
+                            slots[i] = w = _Worker(ctx, fn, gpu(i))
                         w.start(todo.popleft())
                 busy = [w for w in slots if w.job is not None]
                 if not busy:
@@ -83,9 +107,9 @@ class ProcessPool:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, fn: Callable[[Any], Any]):
+    def __init__(self, ctx: Any, fn: Callable[[Any], Any], gpu: str | None = None):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, fn), daemon=True)
+        self.process = ctx.Process(target=_serve, args=(child, fn, gpu), daemon=True)
         self.process.start()
         child.close()  # the child holds its end; ours would keep EOF from ever arriving
         self.job: Any = None
@@ -132,8 +156,10 @@ class _Worker:
         self.process.close()
 
 
-def _serve(conn: Any, fn: Callable[[Any], Any]) -> None:
+def _serve(conn: Any, fn: Callable[[Any], Any], gpu: str | None = None) -> None:
     """A worker's loop: receive a job, send back ("ok", value) or ("raised", traceback)."""
+    if gpu is not None:  # before anything in this fresh process initializes CUDA
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     # Ctrl-C reaches the whole process group; the parent handles it and stops its workers, so
     # a worker ignores it rather than printing a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -239,11 +265,15 @@ class RayBackend:
                 raise UserError(f"cannot reach a Ray cluster at {self.address}: {exc}") from None
         try:
             remote = ray.remote(fn)
+            # One GPU per job where the cluster has GPUs (Ray then sets CUDA_VISIBLE_DEVICES for it).
+            gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
             # Each job is told its thread count; reserve that many CPUs so Ray packs them honestly.
             # No automatic retries: like the local pool, a crashed job becomes an error cell that
             # `--resume` runs again, rather than a cell that may silently run (and OOM) four times.
             refs = {
-                remote.options(num_cpus=max(1, getattr(job, "threads", 1)), max_retries=0).remote(job): job
+                remote.options(num_cpus=max(1, getattr(job, "threads", 1)), num_gpus=gpus, max_retries=0).remote(
+                    job
+                ): job
                 for job in jobs
             }
             pending = list(refs)

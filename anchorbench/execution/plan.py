@@ -101,8 +101,12 @@ class EntryPlan:
         (so is a training recipe the objective cannot serve)."""
         if (problem := self.train.optimizer_problem(self.objective.name)) is not None:
             raise UserError(f"{self.task.id}: {problem}")
-        model = self.build_model(0)
-        self.objective.check_model(model, self.model.name, self.objective.model_args(self.params))
+        from anchorbench.training import loop
+
+        # on the device it will train on: a CUDA-only kernel (mamba_ssm's) would fail a CPU pass
+        device = loop.pick_device(self.train.device)
+        model = self.build_model(0).to(device)
+        self.objective.check_model(model, self.model.name, self.objective.model_args(self.params), device)
         from anchorbench.registry import DYNAMICS_PROBES
 
         for name in self.task.dynamics:  # a probe the task is measured by must be able to measure the model

@@ -6,7 +6,6 @@ its names are re-exported here for callers of the runner.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time
@@ -318,10 +317,12 @@ def execute(
             suite = {"id": plan.suite.id, "version": plan.suite.version} if plan.suite else None
             write_json(out / MANIFEST, {**plan.request.manifest(), "suite": suite, "created_at": now()})
         done: dict[tuple[str, int], RunResult] = {}
+        from anchorbench.execution.backends import usable_cores
+
         if workers > 1 and len(plan.entries) * len(seeds) > 1:
             jobs = [
                 SeedJob(plan.request, include_paths, e.label, s, out / e.label / f"seed-{s}", out.parent, resume, reuse,
-                        e.train.threads or max(1, (os.cpu_count() or 1) // workers))
+                        e.train.threads or max(1, usable_cores() // workers))
                 for e in plan.entries
                 for s in seeds
             ]  # fmt: skip

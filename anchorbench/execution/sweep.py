@@ -25,7 +25,6 @@ and ships the files back by value; such a cell, killed, restarts from scratch.
 from __future__ import annotations
 
 import math
-import os
 import secrets
 import time
 import traceback
@@ -413,9 +412,11 @@ def _keep_error(run_dir: Path, report: CellReport) -> None:
 
 
 def resources(workers: int | None, threads: int | None) -> tuple[int, int]:
-    """Workers x threads per worker. Default: one single-thread worker per core, which beats
-    one worker with every core on small models (see docs/sweeps.md for the measurement)."""
-    cores = os.cpu_count() or 1
+    """Workers x threads per worker. Default: one single-thread worker per usable core (the CPU
+    affinity), which beats one worker with every core on small models (docs/sweeps.md)."""
+    from anchorbench.execution.backends import usable_cores
+
+    cores = usable_cores()
     if workers is not None and workers < 1 or threads is not None and threads < 1:
         raise UserError("--workers and --threads must be at least 1")
     workers = workers or cores

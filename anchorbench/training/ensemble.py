@@ -47,6 +47,8 @@ class Ensemble:
             raise NotBatchable(f"the {trainers[0].objective.name} objective is trained one seed at a time")
         if trainers[0].cfg.stop_loss is not None:  # members would stop at different steps
             raise NotBatchable("a run with train.stop_loss is trained one seed at a time")
+        if trainers[0].cfg.precision != "fp32":  # the stacked update has no autocast or scaler
+            raise NotBatchable(f"a run with train.precision={trainers[0].cfg.precision} is trained one seed at a time")
         self.trainers = trainers
         self.cfg = trainers[0].cfg
         self.models = [t.model for t in trainers]

@@ -70,11 +70,21 @@ def eval_steps(cfg: TrainConfig) -> list[int]:
 
 
 def pick_device(choice: str) -> torch.device:
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise UserError("train.device=cuda but no CUDA device is available")
+    """``train.device`` as a torch device; a device this machine does not have is a user error."""
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(choice)
+    device = torch.device(choice)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"train.device={choice} but no CUDA device is available")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"train.device={choice} but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError("train.device=mps but MPS (Apple's GPU backend) is not available here")
+    return device
+
+
+AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def adamw(params: Any, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
@@ -192,6 +202,7 @@ class Trainer:
             if cfg.optimizer == "adamw"
             else torch.optim.SGD(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)  # sgd, gd-ntk
         )
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         self.history: list[dict[str, Any]] = []
         self.last_eval: Evaluation | None = None
 
@@ -266,12 +277,17 @@ class Trainer:
             lr /= ntk_top_eigenvalue(self.forward, self.params, self.train_x[idx])
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        loss = self.objective.loss(self.forward, self.train_x[idx], self.train_y[idx])
+        amp = AMP_DTYPES[self.cfg.precision]
+        with torch.autocast(self.device.type, dtype=amp, enabled=amp is not None):
+            loss = self.objective.loss(self.forward, self.train_x[idx], self.train_y[idx])
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # fp16 scales the loss so that small gradients survive; disabled (fp32, bf16) each call is the plain one
+        self.scaler.scale(loss).backward()
         if self.cfg.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         return loss
 
     def record(self, ev: Evaluation, step: int, train_loss: float | None, bar: Any = None, final: bool = False) -> None:

@@ -69,15 +69,16 @@ class Objective:
     def predict(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, context_only: bool) -> Prediction:
         raise NotImplementedError
 
-    def check_model(self, model: nn.Module, name: str, args: tuple[int, int]) -> None:
-        """One tiny forward pass, before any run starts: a model that cannot serve this
-        objective (wrong inputs, wrong output shape, an exception) is refused with one line."""
+    def check_model(self, model: nn.Module, name: str, args: tuple[int, int], device: Any = "cpu") -> None:
+        """One tiny forward pass on ``device`` (the training device), before any run starts: a model
+        that cannot serve this objective (wrong inputs, wrong output shape, an exception) is
+        refused with one line."""
         takes = accepted_inputs(model)
         if self.inputs not in takes:
             raise UserError(
                 f"model '{name}' takes {' or '.join(takes)}; the task's objective '{self.name}' feeds {self.inputs}"
             )
-        x = self.example_input(args)
+        x = self.example_input(args).to(device)
         was_training = model.training
         model.eval()
         try:
