@@ -125,34 +125,53 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    import importlib.util
+
     spec, params = _task_and_params(args.task, args.set)
     out = Path(args.out)
-    fmt = args.format or ("jsonl" if out.suffix == ".jsonl" else "npz")
+    fmt = args.format or {".jsonl": "jsonl", ".parquet": "parquet"}.get(out.suffix, "npz")
     if out.exists() and not args.force:
         raise UserError(f"{out} exists; pass --force to overwrite it")
+    if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise UserError("--format parquet needs pyarrow: pip install 'anchorbench[parquet]'")
     ds = spec.family_obj.generate(params, args.seed)
-    if args.split not in ds.splits:
-        raise UserError(f"task {spec.id} has no split '{args.split}' (splits: {', '.join(ds.splits)})")
-    split = ds.splits[args.split]
+    if args.split != "all" and args.split not in ds.splits:
+        raise UserError(f"task {spec.id} has no split '{args.split}' (splits: {', '.join(ds.splits)}, or all)")
+    names = list(ds.splits) if args.split == "all" else [args.split]
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "npz":
+        arrays = {}
+        for name in names:  # one split: tokens, labels...; all: train_tokens, test_tokens, ...
+            split, prefix = ds.splits[name], f"{name}_" if args.split == "all" else ""
+            arrays.update({f"{prefix}tokens": split.tokens, f"{prefix}labels": split.labels,
+                           f"{prefix}groups": split.groups,
+                           **{f"{prefix}meta_{k}": v for k, v in split.meta.items()}})  # fmt: skip
         with out.open("wb") as f:  # np.savez would append .npz to other names
-            np.savez_compressed(
-                f, tokens=split.tokens, labels=split.labels, groups=split.groups,
-                group_names=np.array(ds.group_names), **{f"meta_{k}": v for k, v in split.meta.items()},
-            )  # fmt: skip
+            np.savez_compressed(f, group_names=np.array(ds.group_names), **arrays)
     else:
-        with out.open("w") as f:
-            for i in range(len(split)):
-                row = {
-                    "tokens": split.tokens[i].tolist(),
-                    "label": int(split.labels[i]),
-                    "group": ds.group_names[split.groups[i]],
-                    **{k: v[i].item() for k, v in split.meta.items()},
-                }
-                f.write(json.dumps(row) + "\n")
-    print(f"wrote {len(split):,} sequences of {spec.id} split '{args.split}' (seed {args.seed}) to {out} [{fmt}]")
+        rows = [row for name in names for row in _export_rows(ds, name)]
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.Table.from_pylist(rows), out)
+        else:
+            with out.open("w") as f:
+                f.writelines(json.dumps(row) + "\n" for row in rows)
+    n = sum(len(ds.splits[name]) for name in names)
+    what = f"splits {', '.join(names)}" if args.split == "all" else f"split '{args.split}'"
+    print(f"wrote {n:,} sequences of {spec.id} {what} (seed {args.seed}) to {out} [{fmt}]")
     return 0
+
+
+def _export_rows(ds, name: str) -> list[dict]:  # noqa: ANN001
+    """One split as rows: tokens, label, group name, the split's name and its per-sequence metadata."""
+    split = ds.splits[name]
+    return [
+        {"split": name, "tokens": split.tokens[i].tolist(), "label": split.labels[i].tolist(),
+         "group": ds.group_names[split.groups[i]], **{k: v[i].item() for k, v in split.meta.items()}}
+        for i in range(len(split))
+    ]  # fmt: skip
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -372,9 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("export", help="write one split of a task's dataset to .npz or .jsonl")
     task_args(q)
-    q.add_argument("--split", default="train", help="the split to write (default: train; `show` lists them)")
-    q.add_argument("--out", required=True, help="file to write: .npz (arrays) or .jsonl (one sequence a line)")
-    q.add_argument("--format", choices=["npz", "jsonl"], help="default: from the --out suffix")
+    q.add_argument("--split", default="train", help="the split to write, or all (default: train; `show` lists them)")
+    q.add_argument("--out", required=True, help="file to write: .npz (arrays), .jsonl or .parquet (a row a sequence)")
+    q.add_argument("--format", choices=["npz", "jsonl", "parquet"],
+                   help="default: from the --out suffix (else npz); parquet needs pyarrow")  # fmt: skip
     q.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     q.set_defaults(func=cmd_export)
 

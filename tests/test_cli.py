@@ -95,6 +95,28 @@ def test_export_jsonl_matches_the_generator(cli, tmp_path: Path) -> None:
         assert row["symmetric"] == int(split.meta["symmetric"][i])
 
 
+def test_export_parquet_and_every_split_match_the_generator(cli, tmp_path: Path) -> None:
+    import pandas as pd
+
+    sets = ["--set", "task.n_train=60", "--set", "task.n_test=30"]
+    r = cli("export", COMPOSITE, "--split", "all", "--seed", "3", *sets, "--out", str(tmp_path / "all.parquet"))
+    assert r.code == 0, r.err
+    ds = generated(COMPOSITE, 3, n_train=60, n_test=30)[0]
+    table = pd.read_parquet(tmp_path / "all.parquet")
+    assert list(table["split"].unique()) == list(ds.splits)  # every split, in the generator's order
+    for name, split in ds.splits.items():
+        rows = table[table["split"] == name]
+        assert len(rows) == len(split)
+        assert [list(t) for t in rows["tokens"]] == split.tokens.tolist()
+        assert rows["label"].tolist() == split.labels.tolist()
+        assert rows["group"].tolist() == [ds.group_names[g] for g in split.groups]
+    assert cli("export", COMPOSITE, "--split", "all", *sets, "--out", str(tmp_path / "all.npz")).code == 0
+    with np.load(tmp_path / "all.npz") as f:
+        for name, split in generated(COMPOSITE, 0, n_train=60, n_test=30)[0].splits.items():
+            np.testing.assert_array_equal(f[f"{name}_tokens"], split.tokens)
+            np.testing.assert_array_equal(f[f"{name}_labels"], split.labels)
+
+
 def test_export_refuses_to_overwrite_without_force(cli, tmp_path: Path) -> None:
     out = tmp_path / "x.npz"
     assert cli("export", IDENTITY, "--set", "task.n_train=20", "--out", str(out)).code == 0
