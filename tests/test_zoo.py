@@ -129,3 +129,22 @@ def test_gamma_init_scales_the_weights_and_keeps_the_mixer_dynamics(cls) -> None
         assert torch.equal(params[name], dict(default.named_parameters())[name]), name
     ffn_in = small.blocks[0].ffn[0].weight  # [d_ff, d_model]: std d_model^-0.8
     assert abs(ffn_in.std().item() / 64**-0.8 - 1) < 0.05
+
+
+@pytest.mark.parametrize("name", ["gru", "linear-attention", "selective-ssm", "rwkv", "hyena"])
+def test_each_zoo_model_has_a_board_row_and_its_docs_line_matches_it(name: str) -> None:
+    import json
+    from pathlib import Path
+
+    from anchorbench.leaderboard.build import primary_mean
+    from anchorbench.leaderboard.record import Submission
+
+    root = Path(__file__).resolve().parent.parent
+    sub = Submission.model_validate(json.loads((root / "leaderboard" / "submissions" / f"{name}.json").read_text()))
+    assert sub.model_name == name and all(len(t.seeds) == 3 for t in sub.tasks.values())
+    row = next(
+        line
+        for line in (root / "docs" / "models.md").read_text().splitlines()
+        if f"| `{name}` | {sub.n_params:,} |" in line
+    )
+    assert f"**{primary_mean(sub):.3f}**" in row  # the docs' table is the board's numbers
