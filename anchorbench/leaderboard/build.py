@@ -90,13 +90,9 @@ def _fmt(value: float | None, digits: int) -> str:
 
 
 def cell_text(col: Column, sub: Submission) -> str:
-    value = col.value(sub)
-    text = _fmt(value, col.digits)
-    if col.ci and finite(value):
-        low, high = col.ci(sub)
-        if finite(low) and finite(high):
-            text += f" [{_fmt(low, col.digits)}, {_fmt(high, col.digits)}]"
-    return text
+    text = _fmt(col.value(sub), col.digits)
+    ci = interval(col, sub)
+    return text + (f" [{_fmt(ci[0], col.digits)}, {_fmt(ci[1], col.digits)}]" if ci else "")
 
 
 def interval(col: Column, sub: Submission) -> tuple[float, float] | None:
@@ -194,11 +190,12 @@ def tuned_markdown(tuned: Unranked) -> list[str]:
         out.append("| " + " | ".join(cells + [tuned_text(best_cell(s, label)) for label in labels]) + " |")
     for s, notes in tuned:
         out += ["", f"Grid of {md_escape(s.name)} (primary score, mean over seeds):", ""]
-        grid = list(dict.fromkeys(c.cell for label in labels for c in tuned_cells(s, label)))
+        means = {label: {c.cell: c.mean for c in tuned_cells(s, label)} for label in labels}  # label -> cell -> mean
+        grid = list(dict.fromkeys(cell for by_cell in means.values() for cell in by_cell))
         out += ["| cell | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 1)]
         for cell in grid:
-            means = [next((_fmt(c.mean, 3) for c in tuned_cells(s, label) if c.cell == cell), "-") for label in labels]
-            out.append(f"| {cell} | " + " | ".join(means) + " |")
+            row = [_fmt(means[label][cell], 3) if cell in means[label] else "-" for label in labels]
+            out.append(f"| {cell} | " + " | ".join(row) + " |")
         if notes:
             out += ["", f"Outside the comparable rules: {md_escape('; '.join(notes))}"]
     return out
