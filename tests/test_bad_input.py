@@ -18,7 +18,7 @@ import pytest
 from conftest import snapshot
 
 from anchorbench.cli import main
-from anchorbench.leaderboard.build import columns, fill, markdown, md_code, md_escape, page
+from anchorbench.leaderboard.build import fill, main_columns, markdown, md_code, md_escape, page
 from anchorbench.leaderboard.record import Submission, content_hash_of
 from anchorbench.leaderboard.text import check_text
 from anchorbench.specs import SLUG, load_suite, load_sweep, suite_paths, sweep_paths
@@ -170,13 +170,16 @@ def test_the_page_is_filled_in_one_pass() -> None:
 def test_a_submission_named_like_a_placeholder_renders_literally(name: str) -> None:
     sub = Submission.model_validate(committed()).model_copy(update={"name": name})
     other = Submission.model_validate(committed("lstm.json"))
-    html = page([sub], [(other, ["a note"])], columns(), [(sub, [])])
+    html = page([sub], [(other, ["a note"])], [(sub, [])])
     assert html.count('<table id="ranked">') == 1 and html.count('<table id="free">') == 1
-    assert html.count('<table id="tuned">') == 1 and html.count(f'<tr data-name="{name}">') == 2
+    from anchorbench.leaderboard.suite import requirement
+
+    per_task = len(requirement().entries)  # the ranked row, one per task's own table, the tuned row
+    assert html.count('<table id="tuned">') == 1 and html.count(f'<tr data-name="{name}">') == 2 + per_task
     assert html.count("<select") == 1
     assert f'<tr data-name="{name}">' in html
     assert f">{name}</td>" in html
-    assert f"| {md_escape(name)} |" in markdown([sub], [], columns(), [])
+    assert f"| {md_escape(name)} |" in markdown([sub], [], [])
 
 
 def test_markdown_specials_are_escaped() -> None:
@@ -203,8 +206,8 @@ def test_markdown_specials_are_escaped() -> None:
 def test_a_backtick_in_the_model_name_cannot_leave_its_code_span(model: str, span: str) -> None:
     assert md_code(model) == span
     sub = Submission.model_validate(committed()).model_copy(update={"model_name": model, "name": "n|*a*"})
-    cols = columns()
-    row = next(line for line in markdown([sub], [], cols, []).splitlines() if line.startswith("| 1 |"))
+    cols = main_columns()
+    row = next(line for line in markdown([sub], [], []).splitlines() if line.startswith("| 1 |"))
     cells = re.split(r"(?<!\\)\|", row)[1:-1]  # GitHub splits at every unescaped pipe, code spans included
     assert len(cells) == 4 + len(cols), row
     assert cells[2].strip() == span

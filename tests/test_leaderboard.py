@@ -11,6 +11,8 @@ import pytest
 from leaderboard_fixtures import MODELS, XSS_NAME, load, save, submission_files
 
 from anchorbench.cli import main
+from anchorbench.registry import METRICS
+from anchorbench.scoring.stats import mean_ci
 from anchorbench.leaderboard.record import MAX_BYTES, content_hash_of, schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,8 +61,7 @@ def _raise_score(data: dict, task: str, score: str, delta: float) -> dict:
     result = data["tasks"][task]
     result["seeds"][0]["scores"][score] += delta
     values = [s["scores"][score] for s in result["seeds"]]
-    result["scores"][score]["values"] = values
-    result["scores"][score]["mean"] = sum(values) / len(values)
+    result["scores"][score].update(values=values, **mean_ci(values, METRICS.get(score).bounds))
     return rehash(data)
 
 
@@ -71,14 +72,15 @@ def test_verify_reproduces_a_seed_and_catches_a_consistent_forgery(
     assert main(["leaderboard", "verify", str(path), "--seed", "1", "--task", "identity", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "rule: exact (same numerics stack" in out
-    assert "verified (exact): 3 score(s) reproduced exactly" in out and "DIFFERS" not in out
+    assert "verified (exact): 4 check(s) reproduced exactly of the re-run seeds only" in out and "DIFFERS" not in out
+    assert "not checked (not re-run): identity seeds 0, 2" in out, "--seed says what it does not cover"
 
     save(path, _raise_score(load(path), "identity", "test_loss", -0.05))
     code, _ = validate(capsys, path)
     assert code == 0, "a forgery with a recomputed hash passes validate..."
     assert main(["leaderboard", "verify", str(path), "--seed", "0", "--task", "identity", "--quiet"]) == 1
     out = capsys.readouterr().out
-    assert "DIFFERS" in out and "verify FAILED (exact): 1 score(s) differ: identity.test_loss" in out
+    assert "DIFFERS" in out and "verify FAILED (exact): 1 check(s) differ: identity.test_loss (seed 0)" in out
 
 
 def test_verify_refuses_a_config_that_does_not_hash_to_the_record(
@@ -192,10 +194,14 @@ def test_build_escapes_names_and_ranks_by_mean_primary_score(board: Path) -> Non
     assert "MLP \\| pipes" in md  # a pipe would split the Markdown row
     assert page.count("<script>") == 1  # only the page's own sorting script
     assert "http://" not in page and "https://" not in page  # nothing fetched from the network
-    rows = [line for line in md.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    ranked = md.split("## Ranked")[1].split("## Free-for-all")[0]
+    rows = [line for line in ranked.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == len(MODELS)
-    means = [float(r.split(" | ")[4]) for r in rows]
+    means = [float(r.split(" | ")[4].split()[0]) for r in rows]
     assert means == sorted(means, reverse=True)
+    # the main table: rank, submission, model, params, the mean primary with its interval, one primary per task
+    assert len(rows[0].split(" | ")) == 4 + 1 + 2 and "[" in rows[0].split(" | ")[4]
+    assert "## Scores per task" in md and "### grokking" in md
     assert XSS_NAME not in md
 
 

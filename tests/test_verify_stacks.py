@@ -15,6 +15,8 @@ import torch
 from leaderboard_fixtures import load, save
 
 from anchorbench.cli import main
+from anchorbench.registry import METRICS
+from anchorbench.scoring.stats import mean_ci
 from anchorbench.leaderboard.record import content_hash_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +29,7 @@ def forge(data: dict, task: str, score: str, value: float) -> dict:
     result = data["tasks"][task]
     result["seeds"][0]["scores"][score] = value
     values = [s["scores"][score] for s in result["seeds"]]
-    result["scores"][score]["values"] = values
-    result["scores"][score]["mean"] = sum(values) / len(values)
+    result["scores"][score].update(values=values, **mean_ci(values, METRICS.get(score).bounds))
     return {**data, "content_hash": content_hash_of(data)}
 
 

@@ -2,8 +2,15 @@
 
 Scores are bitwise reproducible only on the same stack: PyTorch's CPU kernels dispatch on
 the instruction set (``torch.backends.cpu.get_cpu_capability()``: DEFAULT, AVX2, AVX512...),
-MKL and oneDNN pick their own code paths by CPU and version, reductions split work by thread
-count, and GPUs add their own kernels. Every result records the stack (``Environment``), and a
+MKL and oneDNN pick their own code paths by CPU vendor, generation, ISA extensions and version,
+reductions split work by thread count, and GPUs add their own kernels.
+
+The CPU's marketing name does not identify it: a virtual machine may call very different Xeons
+"Intel(R) Xeon(R) Processor", and torch's capability says AVX512 on all of them while MKL picks
+another kernel on a CPU with AVX512-FP16 and AMX than on one without. So the fingerprint holds
+the CPU's identity as CPUID reports it (vendor, family, model, stepping), the ISA extensions the
+libraries dispatch on, the code branch MKL says it chose, and the environment variables that
+override any of these choices. Every result records the stack (``Environment``), and a
 verdict on a re-run says which rule it used: exact on the same stack, statistically
 consistent on another (``anchorbench.scoring.tolerance``).
 """
@@ -31,7 +38,24 @@ STACK_FIELDS = (
     "gpu_name",
     "cuda_version",
     "threads",
+    "cpu_id",
+    "cpu_isa",
+    "mkl_dispatch",
+    "dispatch_env",
 )
+
+# The CPUID extensions that ATen, MKL and oneDNN select kernels by (as /proc/cpuinfo names them).
+DISPATCH_FLAGS = (
+    "sse4_2", "avx", "fma", "f16c", "avx2", "avx_vnni", "avx512f", "avx512cd", "avx512bw", "avx512dq",
+    "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "amx_fp16",
+    "asimd", "sve", "sve2",  # arm64
+)  # fmt: skip
+# Environment variables that override those choices: a stack read with one set is another stack.
+DISPATCH_ENV = (
+    "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "MKL_DEBUG_CPU_TYPE", "ONEDNN_MAX_CPU_ISA",
+    "DNNL_MAX_CPU_ISA", "ONEDNN_DEFAULT_FPMATH_MODE", "DNNL_DEFAULT_FPMATH_MODE", "ONEDNN_CPU_ISA_HINTS",
+)  # fmt: skip
+NOT_APPLICABLE = "n/a"  # a field that does not apply on this machine (no MKL, no /proc/cpuinfo): known, not unknown
 
 
 def cpu_model() -> str | None:
@@ -43,6 +67,83 @@ def cpu_model() -> str | None:
     except OSError:
         pass
     return platform.processor() or None
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (Linux); empty elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    out: dict[str, str] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, _, value = line.partition(":")
+        out.setdefault(key.strip(), value.strip())
+    return out
+
+
+def cpu_id() -> str:
+    """The CPU as CPUID identifies it: ``GenuineIntel family 6 model 207 stepping 2``."""
+    info = _cpuinfo()
+    if "cpu family" in info:
+        return f"{info.get('vendor_id', '?')} family {info['cpu family']} model {info.get('model', '?')} " \
+            f"stepping {info.get('stepping', '?')}"  # fmt: skip
+    if "CPU implementer" in info:  # arm64
+        return f"arm implementer {info['CPU implementer']} part {info.get('CPU part', '?')} " \
+            f"variant {info.get('CPU variant', '?')} revision {info.get('CPU revision', '?')}"  # fmt: skip
+    return NOT_APPLICABLE
+
+
+def cpu_isa() -> str:
+    """The dispatch-relevant ISA extensions this CPU reports, space-separated in a fixed order."""
+    info = _cpuinfo()
+    flags = set((info.get("flags") or info.get("Features") or "").split())
+    if not flags:
+        return NOT_APPLICABLE
+    return " ".join(f for f in DISPATCH_FLAGS if f in flags) or "none"
+
+
+def dispatch_env() -> str:
+    """The dispatch-overriding environment variables that are set, ``NAME=value`` in a fixed order."""
+    import os
+
+    return " ".join(f"{k}={os.environ[k]}" for k in DISPATCH_ENV if k in os.environ)
+
+
+@lru_cache(maxsize=1)
+def mkl_dispatch() -> str:
+    """The code branch MKL chose, in its own words (the ``for ... processors`` of its verbose header,
+    e.g. "Intel(R) Advanced Vector Extensions 512 (Intel(R) AVX-512) ... enabled processors").
+
+    MKL says it once per process when verbose mode first meets a call; one small matrix product
+    with verbose on, stdout caught at the file-descriptor level, reads it.
+    """
+    import os
+    import tempfile
+
+    import torch
+
+    if not torch.backends.mkl.is_available():
+        return NOT_APPLICABLE
+    a = torch.ones(8, 8)
+    with tempfile.TemporaryFile() as caught:
+        saved = os.dup(1)
+        try:
+            import sys
+
+            sys.stdout.flush()
+            os.dup2(caught.fileno(), 1)
+            with torch.backends.mkl.verbose(torch.backends.mkl.VERBOSE_ON):
+                a @ a
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        caught.seek(0)
+        text = caught.read().decode(errors="replace")
+    found = re.search(r"MKL_VERBOSE (?:oneMKL|Intel\(R\) MKL) [^\n]*? for (.+?), Lnx", text)
+    if found is None:
+        found = re.search(r"MKL_VERBOSE (?:oneMKL|Intel\(R\) MKL) [^\n]*? for ([^\n]+)", text)
+    return found.group(1).strip() if found else "unknown"
 
 
 @lru_cache(maxsize=1)
@@ -76,6 +177,10 @@ def stack_fields(device: str) -> dict[str, Any]:
         "gpu_name": gpu_name,
         "cuda_version": cuda_version,
         "git_dirty": git_dirty(),
+        "cpu_id": cpu_id(),
+        "cpu_isa": cpu_isa(),
+        "mkl_dispatch": mkl_dispatch(),
+        "dispatch_env": dispatch_env(),
     }
 
 
@@ -129,5 +234,5 @@ def describe(env: Any) -> str:
 def _show(value: Any) -> str:
     if value is None:
         return "unknown"
-    text = str(value)
+    text = str(value) or "none"
     return text if len(text) <= 14 else text[:12] + "…"

@@ -26,7 +26,8 @@ from anchorbench.files import now
 from anchorbench.scoring.stats import kaplan_meier_median, mean_ci
 
 # 2: the numerics stack in Environment, the code hash in ModelRef; version 1 records stay readable.
-SCHEMA_VERSION = 3
+# 4: the CPU's identity, ISA extensions, MKL's code branch and dispatch overrides in Environment.
+SCHEMA_VERSION = 4
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schema"  # anchorbench/schema
 
 
@@ -79,6 +80,10 @@ class Environment(Record):
     onednn: str | None = Field(None, description="oneDNN (MKL-DNN) version torch was built with")
     gpu_name: str | None = Field(None, description="on a GPU: its name")
     cuda_version: str | None = None
+    cpu_id: str | None = Field(None, description="CPUID vendor, family, model, stepping (schema 4)")
+    cpu_isa: str | None = Field(None, description="the ISA extensions ATen, MKL and oneDNN dispatch on (schema 4)")
+    mkl_dispatch: str | None = Field(None, description="the code branch MKL reports it chose (schema 4)")
+    dispatch_env: str | None = Field(None, description="environment variables overriding kernel dispatch (schema 4)")
 
 
 class SplitSummary(Record):
@@ -149,7 +154,7 @@ class RunProbes(BaseModel):
 class RunResult(Record):
     """One training run: one task, one model config, one seed."""
 
-    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3, 4] = SCHEMA_VERSION
     kind: Literal["run"] = "run"
     name: str = Field(description="the run's path relative to the results folder")
     task: TaskRef
@@ -194,7 +199,7 @@ class ScoreSummary(Record):
 class AggregateResult(Record):
     """All seeds of one task and model config."""
 
-    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3, 4] = SCHEMA_VERSION
     kind: Literal["aggregate"] = "aggregate"
     name: str
     task: TaskRef
@@ -223,18 +228,11 @@ def aggregate(name: str, results: list[RunResult], metrics: dict[str, Any]) -> A
     timing = {}
     for q in first.timing:
         per_seed = [r.timing.get(q, GrokTiming()) for r in results]
-        km = kaplan_meier_median(
-            [t.t_gen for t in per_seed], [t.budget or r.steps_completed for t, r in zip(per_seed, results)]
+        timing[q] = timing_summary(
+            [t.t_gen for t in per_seed],
+            [t.budget or r.steps_completed for t, r in zip(per_seed, results)],
+            [bool(t.grokked) for t in per_seed],
         )
-        timing[q] = {
-            "fraction_grokked": sum(bool(t.grokked) for t in per_seed) / len(per_seed),
-            "grokked": sum(bool(t.grokked) for t in per_seed),
-            "n": len(per_seed),
-            "km_median_t_gen": km["median"],
-            "km_ci": [km["ci_low"], km["ci_high"]],
-            "censored": km["censored"],
-            "survival": km["curve"],
-        }
     return AggregateResult(
         timing=timing,
         name=name,
@@ -248,6 +246,21 @@ def aggregate(name: str, results: list[RunResult], metrics: dict[str, Any]) -> A
         runs=[f"seed-{r.seed}/result.json" for r in results],
         created_at=now(),
     )
+
+
+def timing_summary(t_gens: list[int | None], budgets: list[int], grokked: list[bool]) -> dict[str, Any]:
+    """The timing over seeds at one threshold: the share that grokked and the Kaplan-Meier median
+    t_gen with its 95% interval (a run that never generalized is censored at its budget)."""
+    km = kaplan_meier_median(t_gens, budgets)
+    return {
+        "fraction_grokked": sum(grokked) / len(grokked),
+        "grokked": sum(grokked),
+        "n": len(grokked),
+        "km_median_t_gen": km["median"],
+        "km_ci": [km["ci_low"], km["ci_high"]],
+        "censored": km["censored"],
+        "survival": km["curve"],
+    }
 
 
 # -- provenance ----------------------------------------------------------------------------

@@ -37,52 +37,122 @@ class Column:
     digits: int = 3
 
 
-def _score(label: str, name: str) -> Column:
+def _score(label: str, name: str, title: str | None = None) -> Column:
     def summary(sub: Submission) -> Any:
         return sub.tasks[label].scores.get(name)
 
     from anchorbench.registry import METRICS
 
     return Column(
-        task=label, key=f"{label}.{name}", title=f"{label} {name}", direction=METRICS.get(name).direction,
+        task=label, key=f"{label}.{name}", title=title or f"{label} {name}", direction=METRICS.get(name).direction,
         value=lambda s: getattr(summary(s), "mean", None),
         ci=lambda s: (getattr(summary(s), "ci_low", None), getattr(summary(s), "ci_high", None)),
     )  # fmt: skip
 
 
 def _t_gen(label: str) -> Column:
+    """The Kaplan-Meier median time to generalize, shown only where validate recomputed it from the
+    per-seed timings (a file without them shows '-')."""
+    from anchorbench.leaderboard.validate import timing_recomputable
+
     def km(sub: Submission) -> dict[str, Any]:
-        return sub.tasks[label].timing.get("0.95", {})
+        result = sub.tasks[label]
+        return result.timing.get("0.95", {}) if timing_recomputable(result, "0.95") else {}
 
     def ci(sub: Submission) -> tuple[float | None, float | None]:
         low, high = (km(sub).get("km_ci") or [None, None])[:2]
         return low, high
 
-    return Column(label, f"{label}.t_gen", f"{label} t_gen(0.95)", "lower",
+    return Column(label, f"{label}.t_gen", "t_gen(0.95)", "lower",
                   lambda s: km(s).get("km_median_t_gen"), ci, digits=0)  # fmt: skip
+
+
+def primary_values(sub: Submission) -> list[list[float]] | None:
+    """Each entry's per-seed primary scores; None when a value is missing or an entry is not the suite's."""
+    entries = requirement().entries
+    out = []
+    for label, result in sub.tasks.items():
+        if label not in entries:  # an older suite version's entry: no current primary score
+            return None
+        values = [s.scores.get(entries[label].primary_score) for s in result.seeds]
+        if not all(finite(v) for v in values):
+            return None
+        out.append(values)
+    return out or None
 
 
 def primary_mean(sub: Submission) -> float | None:
     """The mean over entries of each entry's primary score (all are accuracies in [0, 1]): the
     suite entry's ``primary_score`` where it names one, else its task's."""
-    entries = requirement().entries
-    values = []
-    for label, result in sub.tasks.items():
-        if label not in entries:  # an older suite version's entry: no current primary score
-            return None
-        summary = result.scores.get(entries[label].primary_score)
-        values.append(getattr(summary, "mean", None))
-    return sum(values) / len(values) if values and all(finite(v) for v in values) else None
+    per_entry = primary_values(sub)
+    if per_entry is None:
+        return None
+    return sum(sum(v) / len(v) for v in per_entry) / len(per_entry)
+
+
+def primary_interval(sub: Submission) -> tuple[float | None, float | None]:
+    """A 95% interval of the mean primary score: the entries' seeds are independent samples, so its
+    variance is the sum of each entry's s^2 / n over T^2, with Welch-Satterthwaite degrees of
+    freedom (the per-entry cells show t-intervals too: the same kind, on one scale); clipped to [0, 1]."""
+    from anchorbench.scoring.stats import t975
+
+    per_entry = primary_values(sub)
+    if per_entry is None or any(len(v) < 2 for v in per_entry):
+        return None, None
+    parts = []
+    for values in per_entry:
+        mean = sum(values) / len(values)
+        var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+        parts.append((var / len(values), len(values) - 1))
+    t = len(per_entry)
+    var_mean = sum(p for p, _ in parts) / t**2
+    mean = primary_mean(sub)
+    if var_mean == 0:
+        return mean, mean
+    dof = sum(p for p, _ in parts) ** 2 / sum(p * p / d for p, d in parts if p > 0)
+    half = t975(max(1, int(dof))) * var_mean**0.5  # whole degrees of freedom: conservative
+    return max(0.0, mean - half), min(1.0, mean + half)  # type: ignore[operator]
+
+
+def main_columns() -> list[Column]:
+    """The ranked table: the mean primary score and each entry's primary score, with intervals."""
+    req = requirement()
+    cols = [Column("", "primary", "mean primary score", "higher", primary_mean, primary_interval)]
+    for label, entry in req.entries.items():
+        cols.append(_score(label, entry.primary_score, f"{label} {entry.primary_score}"))
+    return cols
+
+
+def task_columns(label: str) -> list[Column]:
+    """One entry's other model scores (its primary is in the main table; a property of the data is
+    stated once in the entry's header), and the grokking time where the task has one."""
+    from anchorbench.registry import METRICS
+
+    entry = requirement().entries[label]
+    cols = [_score(label, name, name) for name in entry.scores
+            if name != entry.primary_score and not METRICS.get(name).of_data]  # fmt: skip
+    if entry.family == "modular":  # grokking tasks: the Kaplan-Meier median time to generalize
+        cols.append(_t_gen(label))
+    return cols
 
 
 def columns() -> list[Column]:
-    req = requirement()
-    cols = [Column("", "primary", "mean primary score", "higher", primary_mean)]
-    for label, entry in req.entries.items():
-        cols += [_score(label, name) for name in entry.scores]
-        if entry.family == "modular":  # grokking tasks: the Kaplan-Meier median time to generalize
-            cols.append(_t_gen(label))
-    return cols
+    """Every column the board shows: the main table's, then each entry's own."""
+    return main_columns() + [c for label in requirement().entries for c in task_columns(label)]
+
+
+def data_properties(label: str, subs: list[Submission]) -> list[str]:
+    """'name value' for each score of an entry that measures the data, not the model, stated once."""
+    from anchorbench.registry import METRICS
+
+    out = []
+    for name in requirement().entries[label].scores:
+        if not METRICS.get(name).of_data:
+            continue
+        values = sorted({round(v, 3) for s in subs if finite(v := getattr(s.tasks[label].scores.get(name), "mean", None))})
+        shown = ", ".join(f"{v:.3f}" for v in values) or "-"
+        out.append(f"{name} {shown} ({METRICS.get(name).description.split(':')[0]})")
+    return out
 
 
 def _fmt(value: float | None, digits: int) -> str:
@@ -228,45 +298,66 @@ def md_code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def markdown(ranked: list[Submission], free: Unranked, cols: list[Column], tuned: Unranked) -> str:
+def md_table(subs: list[Submission], cols: list[Column], *, with_model: bool = True) -> list[str]:
+    head = ["#", "submission"] + (["model", "params"] if with_model else [])
+    head += [f"{c.title} {arrow(c.direction)}" for c in cols]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    tied = [not_separated(c, subs) for c in cols]
+    for i, s in enumerate(subs):
+        cells = [str(i + 1), md_escape(s.name)] + ([md_code(s.model_name), f"{s.n_params:,}"] if with_model else [])
+        scores = [cell_text(c, s) + (f" {NOT_SEPARATED}" if i in t else "") for c, t in zip(cols, tied)]
+        lines.append("| " + " | ".join(cells + scores) + " |")
+    return lines
+
+
+def task_header(label: str, subs: list[Submission]) -> str:
+    entry = requirement().entries[label]
+    text = f"`{entry.task_id}` v{entry.task_version}; ranked by `{entry.primary_score}` (in the main table)."
+    props = data_properties(label, subs)
+    if props:
+        text += " Of the data, not the models: " + "; ".join(md_escape(p) for p in props) + "."
+    return text
+
+
+def markdown(ranked: list[Submission], free: Unranked, tuned: Unranked) -> str:
     req = requirement()
-    head = ["#", "submission", "model", "params"] + [f"{c.title} {arrow(c.direction)}" for c in cols]
-
-    def table(subs: list[Submission]) -> list[str]:
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        tied = [not_separated(c, subs) for c in cols]
-        for i, s in enumerate(subs):
-            cells = [str(i + 1), md_escape(s.name), md_code(s.model_name), f"{s.n_params:,}"]
-            scores = [cell_text(c, s) + (f" {NOT_SEPARATED}" if i in t else "") for c, t in zip(cols, tied)]
-            lines.append("| " + " | ".join(cells + scores) + " |")
-        return lines
-
+    main = main_columns()
+    everyone = ranked + [sub for sub, _ in free]
     out = [
         "# anchorbench leaderboard",
         "",
-        f"Suite `{req.id}` v{req.version} (`{req.spec_hash[:19]}`). Mean over seeds with the 95% confidence",
-        "interval in brackets; ↑ higher is better, ↓ lower is better. "
+        f"Suite `{req.id}` v{req.version} (`{req.spec_hash[:19]}`). Each cell: mean over seeds [95% confidence",
+        "interval]; ↑ higher is better, ↓ lower is better. The mean primary score is the mean of "
+        + ", ".join(f"{md_escape(label)} `{e.primary_score}`" for label, e in req.entries.items())
+        + "; its interval is a t-interval over the entries' seeds (Welch).",
         f"{NOT_SEPARATED} marks the entries a score does not separate: their 95% intervals overlap that of the",
         "entry with the best mean on that score (within a table), so their order there is noise, not a ranking.",
-        "Generated by `anchorbench leaderboard build`",
-        "from `leaderboard/submissions/`; do not edit by hand. Rules: [RULES.md](RULES.md). Interactive",
-        "(sortable, filterable) version: [index.html](index.html). The mean primary score is the mean of "
-        + ", ".join(f"{md_escape(label)} `{e.primary_score}`" for label, e in req.entries.items())
-        + ".",
+        "Every other score is in the per-task tables below. Generated by `anchorbench leaderboard build` from",
+        "`leaderboard/submissions/` (each file validated: every aggregate recomputed from its seeds); do not edit",
+        "by hand. Rules: [RULES.md](RULES.md). Interactive (sortable, filterable, expandable) version:",
+        "[index.html](index.html).",
         "",
         f"## Ranked (fixed budgets, at most {PARAM_BUDGET:,} parameters per task model)",
         "",
-        *(table(ranked) if ranked else ["No submissions yet."]),
+        *(md_table(ranked, main) if ranked else ["No submissions yet."]),
         "",
         "## Free-for-all (valid, but outside the comparable rules)",
         "",
     ]
     if free:
-        out += table([sub for sub, _ in free])
+        out += md_table([sub for sub, _ in free], main)
         out += ["", "Why each is here:", ""]
         out += [f"- {md_escape(sub.name)}: {md_escape('; '.join(notes))}" for sub, notes in free]
     else:
         out.append("None.")
+    out += ["", "## Scores per task", "", "Ranked submissions first, in their order above, then the free-for-all."]
+    for label in req.entries:
+        cols = task_columns(label)
+        out += ["", f"### {md_escape(label)}", "", task_header(label, everyone), ""]
+        out += md_table(everyone, cols, with_model=False) if everyone and cols else ["No other scores."]
+        if any(c.key.endswith(".t_gen") for c in cols) and any(_t_gen(label).value(s) is None for s in everyone):
+            out += ["", "t_gen is shown where every seed of the file carries its timing (submission version 3),",
+                    "so that it was recomputed from them; '-' otherwise."]  # fmt: skip
     out += ["", *tuned_markdown(tuned)]
     return "\n".join(out) + "\n"
 
@@ -276,16 +367,17 @@ def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def html_table(table_id: str, rows_of: Unranked, cols: list[Column]) -> str:
+def html_table(table_id: str, rows_of: Unranked, cols: list[Column], *, with_model: bool = True) -> str:
     heads = ['<th data-col="0" data-direction="lower" data-task="" class="num">#</th>',
-             '<th data-col="1" data-direction="text" data-task="">submission</th>',
-             '<th data-col="2" data-direction="text" data-task="">model</th>',
-             '<th data-col="3" data-direction="lower" data-task="" class="num">params</th>']  # fmt: skip
+             '<th data-col="1" data-direction="text" data-task="">submission</th>']  # fmt: skip
+    if with_model:
+        heads += ['<th data-col="2" data-direction="text" data-task="">model</th>',
+                  '<th data-col="3" data-direction="lower" data-task="" class="num">params</th>']  # fmt: skip
     # A first header row groups the score columns by task; the second names the scores.
-    groups = ['<th colspan="4" data-task=""></th>']
+    groups = [f'<th colspan="{len(heads)}" data-task=""></th>']
     for task, same in itertools.groupby(cols, key=lambda c: c.task):
         groups.append(f'<th colspan="{len(list(same))}" data-task="{_e(task)}" class="group">{_e(task)}</th>')
-    for i, c in enumerate(cols, 4):
+    for i, c in enumerate(cols, len(heads)):
         short = c.title.removeprefix(f"{c.task} ") if c.task else c.title
         heads.append(
             f'<th data-col="{i}" data-key="{_e(c.key)}" data-direction="{c.direction}" data-task="{_e(c.task)}" '
@@ -298,9 +390,10 @@ def html_table(table_id: str, rows_of: Unranked, cols: list[Column]) -> str:
         if notes:
             name += f'<div class="note">{_e("; ".join(notes))}</div>'
         cells = [f'<td data-value="{rank}" class="num">{rank}</td>',
-                 f'<td data-value="{_e(s.name)}" title="{_e(s.description)}">{name}</td>',
-                 f'<td data-value="{_e(s.model_name)}"><code>{_e(s.model_name)}</code></td>',
-                 f'<td data-value="{s.n_params}" class="num">{s.n_params:,}</td>']  # fmt: skip
+                 f'<td data-value="{_e(s.name)}" title="{_e(s.description)}">{name}</td>']  # fmt: skip
+        if with_model:
+            cells += [f'<td data-value="{_e(s.model_name)}"><code>{_e(s.model_name)}</code></td>',
+                      f'<td data-value="{s.n_params}" class="num">{s.n_params:,}</td>']  # fmt: skip
         for c, t in zip(cols, tied):
             v, ci = c.value(s), interval(c, s)
             bounds = f' data-low="{ci[0]}" data-high="{ci[1]}"' if ci else ""
@@ -354,23 +447,38 @@ def fill(template: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
-def page(ranked: list[Submission], free: Unranked, cols: list[Column], tuned: Unranked) -> str:
+def task_details(label: str, subs: list[Submission]) -> str:
+    """One entry's other scores as an expandable section of the page."""
+    cols = task_columns(label)
+    props = data_properties(label, subs)
+    entry = requirement().entries[label]
+    header = f"<code>{_e(entry.task_id)}</code> v{entry.task_version}; ranked by <code>{_e(entry.primary_score)}</code>."
+    if props:
+        header += " Of the data, not the models: " + "; ".join(_e(p) for p in props) + "."
+    table = html_table(f"task-{label}", [(s, []) for s in subs], cols, with_model=False) if cols else "<p>No other scores.</p>"
+    return (f'<details class="task" data-task="{_e(label)}"><summary>{_e(label)}: '
+            f"{len(cols)} more score(s)</summary>\n<p>{header}</p>\n{table}\n</details>")  # fmt: skip
+
+
+def page(ranked: list[Submission], free: Unranked, tuned: Unranked) -> str:
     req = requirement()
+    main = main_columns()
+    everyone = ranked + [sub for sub, _ in free]
     options = "".join(f'<option value="{_e(label)}">{_e(label)}</option>' for label in req.entries)
     return fill(PAGE_TEMPLATE.read_text(), {
         "suite": _e(f"{req.id} v{req.version}"),
         "budget": f"{PARAM_BUDGET:,}",
         "primaries": ", ".join(f"{_e(label)} <code>{_e(e.primary_score)}</code>" for label, e in req.entries.items()),
         "task_options": options,
-        "ranked": html_table("ranked", [(s, []) for s in ranked], cols),
-        "free": html_table("free", free, cols),
+        "ranked": html_table("ranked", [(s, []) for s in ranked], main),
+        "free": html_table("free", free, main),
+        "per_task": "\n".join(task_details(label, everyone) for label in req.entries),
         "tuned_suite": _e(tuned_requirement().id),
         "tuned": tuned_html(tuned),
     })  # fmt: skip
 
 
 def build(checked: list[Checked], folder: Path) -> tuple[Path, Path]:
-    cols = columns()
     valid = [c for c in checked if c.ok and c.submission is not None]
     standard = sorted((c for c in valid if c.submission.suite.id == requirement().id),
                       key=lambda c: rank_key(c.submission))  # fmt: skip
@@ -380,6 +488,6 @@ def build(checked: list[Checked], folder: Path) -> tuple[Path, Path]:
                    key=lambda c: (-(tuned_mean(c.submission) or -1.0), c.submission.name))  # fmt: skip
     tuned_rows = [(c.submission, c.notes) for c in tuned]
     md, page_path = folder / "README.md", folder / "index.html"
-    md.write_text(markdown(ranked, free, cols, tuned_rows))
-    page_path.write_text(page(ranked, free, cols, tuned_rows))
+    md.write_text(markdown(ranked, free, tuned_rows))
+    page_path.write_text(page(ranked, free, tuned_rows))
     return md, page_path

@@ -63,22 +63,33 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for problem in checked.problems:
             print(f"  - {problem}")
         return 1
-    verdicts = verify(checked.submission, tasks=args.task or None, seed=args.seed, progress=not args.quiet,
-                      allow_import=args.allow_import)  # fmt: skip
-    for explanation in dict.fromkeys(v.explain() for v in verdicts):  # once per distinct rule and stack
+    report = verify(checked.submission, tasks=args.task or None, seed=args.seed, sample=args.sample,
+                    threads=args.threads, progress=not args.quiet, allow_import=args.allow_import)  # fmt: skip
+    if report.drawn:
+        drawn = "; ".join(f"{label}: {', '.join(map(str, seeds))}" for label, seeds in report.rerun.items())
+        print(f"seeds drawn by the verifier: {drawn}")
+    for explanation in dict.fromkeys(v.explain() for v in report.verdicts):  # once per distinct rule and stack
         print(explanation)
-    checks = [c for v in verdicts for c in v.checks]
-    rows = [[c.task, c.seed, c.score, _num(c.recorded), _num(c.rerun), _band(c), c.why, "ok" if c.ok else "DIFFERS"]
-            for c in checks]  # fmt: skip
-    print(tables.table(rows, ["task", "seed", "score", "recorded", "re-run", "allowed |diff|", "rule", ""]))
-    bad = [c for c in checks if not c.ok]
-    rules = " and ".join(sorted({v.rule for v in verdicts}))
+    print(f"re-run on {report.threads} thread(s) (the verifier's; the record's thread count is not used)")
+    rows = [[c.task, c.where, c.score, _num(c.recorded), _num(c.rerun), _band(c), c.why, "ok" if c.ok else "DIFFERS"]
+            for c in report.checks]  # fmt: skip
+    print(tables.table(rows, ["task", "seed", "score", "claimed", "re-run", "allowed |diff|", "rule", ""]))
+    missing = report.not_covered()
+    if missing:
+        print("not checked (not re-run): " + "; ".join(f"{label} seeds {', '.join(map(str, s))}"
+                                                       for label, s in missing.items()))  # fmt: skip
+    bad = [c for c in report.checks if not c.ok]
+    rules = " and ".join(sorted({v.rule for v in report.verdicts}))
     if bad:
-        names = sorted({f"{c.task}.{c.score}" for c in bad})
-        print(f"verify FAILED ({rules}): {len(bad)} score(s) differ: {', '.join(names)}")
+        names = {}
+        for c in bad:
+            names.setdefault(f"{c.task}.{c.score}", []).append(c.where)
+        named = ", ".join(f"{name} ({', '.join(where)})" for name, where in names.items())
+        print(f"verify FAILED ({rules}): {len(bad)} check(s) differ: {named}")
         return 1
     word = "reproduced exactly" if rules == "exact" else "consistent" if rules == "consistent" else "verified"
-    print(f"verified ({rules}): {len(checks)} score(s) {word}")
+    scope = " of the re-run seeds only" if missing else ""
+    print(f"verified ({rules}): {len(report.checks)} check(s) {word}{scope}")
     return 0
 
 
@@ -125,7 +136,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     v.set_defaults(func=cmd_validate)
     v = lb.add_parser("verify", help="re-run recorded seeds and compare their scores with the submission")
     v.add_argument("file", help="the submission file to verify")
-    v.add_argument("--seed", type=int, help="re-run only this seed (default: every recorded seed)")
+    v.add_argument("--seed", type=int, help="re-run only this seed, a quick look (default: every recorded seed)")
+    v.add_argument("--sample", type=int, metavar="K",
+                   help="re-run K seeds per entry that the verifier draws at random (printed)")  # fmt: skip
+    v.add_argument("--threads", type=int, default=1,
+                   help="torch threads of each re-run: the verifier's choice, at most its usable cores (default 1)")  # fmt: skip
     v.add_argument("--task", action="append", default=[], help="re-run only this suite entry (repeatable)")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
     v.add_argument(

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from anchorbench.execution.results import Environment, ModelRef, ScoreSummary, TaskRef
 
 # 2: the environment names its numerics stack (anchorbench.execution.numerics); version 1 files stay valid.
-SUBMISSION_VERSION = 2
+# 3: each seed carries its grokking timing, so that validate recomputes the timing the board shows.
+SUBMISSION_VERSION = 3
 SCHEMA_FILE = "submission.schema.json"
 MAX_BYTES = 1_000_000  # a 3-seed submission of the standard suite is ~20 kB
 MAX_TEXT = 2000
@@ -31,12 +32,23 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+class SeedTiming(Strict):
+    """One seed's grokking timing at one threshold: what the aggregate's Kaplan-Meier median needs."""
+
+    t_gen: int | None = Field(description="first step test accuracy reached q and held; null: not within the budget")
+    budget: int = Field(ge=0, description="the step a run that never generalized is censored at")
+    grokked: bool
+
+
 class SeedScores(Strict):
     seed: int
     status: Literal["completed", "diverged"]
     config_hash: str = Field(description="the run's config hash: task params, model config, train config, seed")
     scores: dict[str, float | None]
     wall_time_s: float = Field(ge=0)
+    timing: dict[str, SeedTiming] = Field(
+        default_factory=dict, description="grokking timing per threshold q, where the task has it (version 3)"
+    )
 
 
 class TaskResult(Strict):
@@ -57,7 +69,7 @@ class SuiteRef(Strict):
 
 
 class Submission(Strict):
-    schema_version: Literal[1, 2] = SUBMISSION_VERSION
+    schema_version: Literal[1, 2, 3] = SUBMISSION_VERSION
     kind: Literal["submission"] = "submission"
     name: str = Field(min_length=1, max_length=120, description="display name")
     description: str = Field("", max_length=MAX_TEXT)

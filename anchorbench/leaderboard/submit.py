@@ -44,6 +44,11 @@ def check_texts(name: str, description: str) -> None:
             raise UserError(f"{option}: {problem}")
 
 
+def seed_timing(t: Any, run: RunResult) -> dict[str, Any]:
+    """What the aggregate's timing is computed from, per seed (execution.results.aggregate)."""
+    return {"t_gen": t.t_gen, "budget": t.budget or run.steps_completed, "grokked": bool(t.grokked)}
+
+
 def build_submission(results: Path, name: str, description: str = "") -> Submission:
     check_texts(name, description)
     if not (results / MANIFEST).is_file():
@@ -75,6 +80,7 @@ def build_submission(results: Path, name: str, description: str = "") -> Submiss
                     "config_hash": r.config_hash,
                     "scores": r.scores,
                     "wall_time_s": r.wall_time_s,
+                    "timing": {q: seed_timing(t, r) for q, t in r.timing.items() if q in agg.timing},
                 }
                 for r in runs
             ],  # fmt: skip

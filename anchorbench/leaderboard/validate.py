@@ -97,6 +97,8 @@ def check_file(path: Path) -> Checked:
     if data.get("content_hash") != content_hash_of(data):
         checked.problems.append("content_hash: does not match the file's contents (edited after it was made?)")
     checked.problems += check_against_suite(sub)
+    if not checked.problems:  # rebuilding models needs the tasks and configs the suite check passed
+        checked.problems += check_params(sub)
     checked.submission = sub
     if checked.ok:
         checked.notes = comparability(sub)
@@ -152,9 +154,97 @@ def check_task(at: str, result: Any, want: Any) -> list[str]:
         elif all(finite(v) for v in per_seed):
             if summary.values != per_seed:
                 problems.append(f"{at}.scores.{score}.values: differ from the per-seed scores")
-            elif not math.isclose(summary.mean, sum(per_seed) / len(per_seed), rel_tol=1e-9, abs_tol=1e-12):
-                problems.append(f"{at}.scores.{score}.mean: is not the mean of the per-seed scores")
+            else:
+                problems += recompute_summary(f"{at}.scores.{score}", summary, per_seed, score)
+    problems += recompute_timing(at, result)
     return problems
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def recompute_summary(at: str, summary: Any, per_seed: list[float], score: str) -> list[str]:
+    """The aggregate the board shows (mean, 95% interval, n), recomputed from the per-seed values."""
+    from anchorbench.registry import METRICS
+    from anchorbench.scoring.stats import mean_ci
+
+    bounds = METRICS.get(score).bounds if score in METRICS else (None, None)
+    want = mean_ci(per_seed, bounds)
+    for key in ("mean", "ci_low", "ci_high", "n"):
+        if not _same(getattr(summary, key), want[key]):
+            what = "the mean" if key == "mean" else "n" if key == "n" else "the 95% interval"
+            return [f"{at}.{key}: is not {what} of the per-seed scores ({want[key]})"]
+    return []
+
+
+def recompute_timing(at: str, result: Any) -> list[str]:
+    """The grokking timing the board shows, recomputed from the per-seed timings (version 3 files;
+    an older file's timing cannot be recomputed, and the board does not show it)."""
+    from anchorbench.execution.results import timing_summary
+
+    problems = []
+    for q, shown in result.timing.items():
+        per_seed = [s.timing.get(q) for s in result.seeds]
+        if all(t is None for t in per_seed):
+            continue  # version 2: nothing to recompute from (timing_recomputable says so to the board)
+        if any(t is None for t in per_seed):
+            problems.append(f"{at}.seeds: timing at q={q} is missing for some seeds")
+            continue
+        want = timing_summary([t.t_gen for t in per_seed], [t.budget for t in per_seed], [t.grokked for t in per_seed])
+        for key in ("fraction_grokked", "grokked", "n", "km_median_t_gen", "km_ci", "censored"):
+            got, expect = shown.get(key), want[key]
+            same = (
+                isinstance(got, list) and len(got) == len(expect) and all(_same(a, b) for a, b in zip(got, expect))
+                if isinstance(expect, list)
+                else _same(got, expect)
+            )
+            if not same:
+                problems.append(f"{at}.timing.{q}.{key}: is not what the per-seed timings give ({expect})")
+    return problems
+
+
+def timing_recomputable(result: Any, q: str) -> bool:
+    """Whether every seed carries its timing at q, so that validate recomputed the summary."""
+    return q in result.timing and all(q in s.timing for s in result.seeds)
+
+
+def check_params(sub: Submission) -> list[str]:
+    """``n_params`` is the largest per-task model's recorded count, and each registered model's
+    recorded count is what its recorded config builds (a plug-in's is checked by verify, which
+    builds it only with --allow-import)."""
+    from anchorbench.registry import MODELS
+
+    problems = []
+    largest = max(result.model.n_params for result in sub.tasks.values())
+    if sub.n_params != largest:
+        problems.append(f"n_params: {sub.n_params:,} is not the largest per-task model's recorded count ({largest:,})")
+    for label, result in sub.tasks.items():
+        if result.model.name not in MODELS:
+            continue
+        built = built_params(label, result)
+        if built is not None and built != result.model.n_params:
+            problems.append(
+                f"tasks.{label}.model.n_params: {result.model.n_params:,} recorded, the recorded config builds {built:,}"
+            )
+    return problems
+
+
+def built_params(label: str, result: Any) -> int | None:
+    """The parameter count of the model the record describes, built (not trained); None when the
+    record does not describe a buildable model (its other problems are named elsewhere)."""
+    from anchorbench.errors import UserError
+    from anchorbench.execution.plan import recorded_entry
+    from anchorbench.models.build import count_params
+
+    try:
+        plan = recorded_entry(label, result.task.id, result.task.params, (result.model.name, result.model.config),
+                              result.train)  # fmt: skip
+        return count_params(plan.build_model(0))
+    except (UserError, KeyError, ValueError, TypeError):
+        return None
 
 
 def comparability(sub: Submission) -> list[str]:

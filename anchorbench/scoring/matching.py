@@ -52,6 +52,7 @@ ood_query_accuracy = split_accuracy(
     "split: 0.5 for k >= 2 (the paper's ~52% OOD plateau), 1.0 for k = 1; read ood_accuracy against it",
     bounds=(0, 1),
     tolerance=proportion("ood"),
+    of_data=True,
 )
 def ood_shortcut_accuracy(ev: Evaluation) -> float:
     return float(ev["ood"].split.meta["shortcut_chance"].mean())

@@ -25,6 +25,9 @@ class Metric:
     bounds: tuple[float | None, float | None] = (None, None)  # the range values can take
     # How far two honest measurements may differ (verify across stacks, ci --baseline)
     tolerance: Tolerance = RELATIVE
+    # A property of the data, not of the model (e.g. what a shortcut scores): tables state it once
+    # beside the task instead of showing it as a model's score
+    of_data: bool = False
 
     def __call__(self, ev: Evaluation) -> float:
         return float(self.fn(ev))
@@ -45,11 +48,12 @@ def metric(
     description: str,
     bounds: tuple[float | None, float | None] = (None, None),
     tolerance: Tolerance = RELATIVE,
+    of_data: bool = False,
 ):
     """Decorator: register ``fn(evaluation) -> float`` as metric ``name``."""
 
     def register(fn: Callable[[Evaluation], float]) -> Metric:
-        m = Metric(name, fn, direction, description, bounds=bounds, tolerance=tolerance)
+        m = Metric(name, fn, direction, description, bounds=bounds, tolerance=tolerance, of_data=of_data)
         METRICS.register(name, m, origin="built-in")
         return m
 

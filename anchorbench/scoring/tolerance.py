@@ -16,8 +16,12 @@ another seed would move it. The band is therefore built from statistics, never a
 * ``relative`` (any other score, e.g. a plug-in's): a fraction of the larger magnitude;
 * ``count`` (hops solved): a fixed number of units either way;
 
-each widened by Z times the seed-to-seed standard deviation that the record itself holds,
-taken over the *other* seeds (leave-one-out), so a forged seed cannot widen its own band.
+each widened by Z times a seed-to-seed standard deviation. ``band`` takes that spread from its
+caller (the CI gate: the user's own baseline on main). ``cross_stack_band`` is the rule of
+``leaderboard verify`` on another stack, where the claims come from a submitter who may have
+forged them: every term of its band comes from the verifier's own evidence, the re-runs and a
+reference spread the project measured (:mod:`anchorbench.leaderboard.reference`), never from
+the claimed values.
 """
 
 from __future__ import annotations
@@ -66,6 +70,48 @@ class Tolerance:
         if self.kind == "loss":
             return f"{Z:g} s.e. of a mean loss over the {self.split} split, widened by the seed spread"
         return f"{self.rel:.0%} relative, widened by the seed spread"
+
+
+    def pair_noise(self, rerun: float, *, n: int | None = None, sd: float | None = None) -> float:
+        """The standard deviation of the difference of two measurements of one trained state
+        that split sampling alone causes, estimated at the *re-run's* value."""
+        if self.kind == "proportion" and n:
+            shrunk = (rerun * n + 1) / (n + 2)
+            return math.sqrt(2 * shrunk * (1 - shrunk) / n)
+        if self.kind == "loss" and n and sd is not None:
+            return sd * math.sqrt(2 / n)
+        if self.kind == "count":
+            return self.units / Z  # Z of them make the fixed units
+        return self.rel * abs(rerun) / Z
+
+
+def cross_stack_band(
+    tol: Tolerance, reruns: list[float], noises: list[float], seed_sd: float, *, what: str
+) -> tuple[float, str]:
+    """The allowed ``|mean(claimed) - mean(re-run)|`` over the same k seeds on another stack.
+
+    On another stack a seed's re-run is a fresh draw from that seed's distribution, so a claimed
+    value and its re-run differ by two draws: variance 2 (seed sd)^2 plus the split's sampling
+    noise (``noises``: one ``pair_noise`` per seed). Averaged over k seeds both shrink by k. With
+    k = 1 this is the per-seed band. ``seed_sd`` comes from the verifier (``seed_sd_estimate``).
+    """
+    k = len(reruns)
+    noise_var = sum(x * x for x in noises) / k / k
+    band = Z * math.sqrt(noise_var + 2 * seed_sd**2 / k)
+    kind = {"proportion": "binomial", "loss": "loss s.e.", "count": "count"}.get(tol.kind, "relative")
+    return band, f"{Z:g} x ({kind} noise, seed sd {seed_sd:.3g} {what})" + (f", mean of {k}" if k > 1 else "")
+
+
+def seed_sd_estimate(tol: Tolerance, reruns: list[float], reference: Any | None) -> tuple[float, str]:
+    """The seed-to-seed standard deviation a cross-stack band is built on: the larger of the
+    re-runs' own spread and the project's reference spread for this score (which floors it: three
+    re-runs can agree by chance). Both are the verifier's; the claims never enter."""
+    finite = [v for v in reruns if v is not None and math.isfinite(v)]
+    own = statistics.stdev(finite) if len(finite) >= 2 else 0.0
+    ref = reference.sd_at(statistics.fmean(finite)) if reference is not None and finite else 0.0
+    if ref > own:
+        return ref, "from the reference"
+    return own, f"of the {len(finite)} re-runs" if len(finite) >= 2 else "(none known)"
 
 
 def proportion(split: str) -> Tolerance:
