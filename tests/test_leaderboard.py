@@ -11,9 +11,9 @@ import pytest
 from leaderboard_fixtures import MODELS, XSS_NAME, load, save, submission_files
 
 from anchorbench.cli import main
+from anchorbench.leaderboard.record import MAX_BYTES, content_hash_of, schema
 from anchorbench.registry import METRICS
 from anchorbench.scoring.stats import mean_ci
-from anchorbench.leaderboard.record import MAX_BYTES, content_hash_of, schema
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,9 +15,9 @@ import torch
 from leaderboard_fixtures import load, save
 
 from anchorbench.cli import main
+from anchorbench.leaderboard.record import content_hash_of
 from anchorbench.registry import METRICS
 from anchorbench.scoring.stats import mean_ci
-from anchorbench.leaderboard.record import content_hash_of
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "leaderboard" / "submissions" / "transformer-post-small.json"

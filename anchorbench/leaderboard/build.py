@@ -149,7 +149,8 @@ def data_properties(label: str, subs: list[Submission]) -> list[str]:
     for name in requirement().entries[label].scores:
         if not METRICS.get(name).of_data:
             continue
-        values = sorted({round(v, 3) for s in subs if finite(v := getattr(s.tasks[label].scores.get(name), "mean", None))})
+        means = [getattr(s.tasks[label].scores.get(name), "mean", None) for s in subs]
+        values = sorted({round(v, 3) for v in means if finite(v)})
         shown = ", ".join(f"{v:.3f}" for v in values) or "-"
         out.append(f"{name} {shown} ({METRICS.get(name).description.split(':')[0]})")
     return out
@@ -452,10 +453,12 @@ def task_details(label: str, subs: list[Submission]) -> str:
     cols = task_columns(label)
     props = data_properties(label, subs)
     entry = requirement().entries[label]
-    header = f"<code>{_e(entry.task_id)}</code> v{entry.task_version}; ranked by <code>{_e(entry.primary_score)}</code>."
+    header = f"<code>{_e(entry.task_id)}</code> v{entry.task_version}; ranked by "
+    header += f"<code>{_e(entry.primary_score)}</code>."
     if props:
         header += " Of the data, not the models: " + "; ".join(_e(p) for p in props) + "."
-    table = html_table(f"task-{label}", [(s, []) for s in subs], cols, with_model=False) if cols else "<p>No other scores.</p>"
+    rows = [(s, []) for s in subs]
+    table = html_table(f"task-{label}", rows, cols, with_model=False) if cols else "<p>No other scores.</p>"
     return (f'<details class="task" data-task="{_e(label)}"><summary>{_e(label)}: '
             f"{len(cols)} more score(s)</summary>\n<p>{header}</p>\n{table}\n</details>")  # fmt: skip
 

@@ -64,13 +64,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"  - {problem}")
         return 1
     report = verify(checked.submission, tasks=args.task or None, seed=args.seed, sample=args.sample,
-                    threads=args.threads, progress=not args.quiet, allow_import=args.allow_import)  # fmt: skip
+                    threads=args.threads, progress=not args.quiet, allow_import=args.allow_import,
+                    extra_seeds=args.extra_seeds)  # fmt: skip
     if report.drawn:
         drawn = "; ".join(f"{label}: {', '.join(map(str, seeds))}" for label, seeds in report.rerun.items())
         print(f"seeds drawn by the verifier: {drawn}")
     for explanation in dict.fromkeys(v.explain() for v in report.verdicts):  # once per distinct rule and stack
         print(explanation)
     print(f"re-run on {report.threads} thread(s) (the verifier's; the record's thread count is not used)")
+    for label, seeds in report.extra.items():
+        print(f"{label}: a claim fell outside its band; fresh seeds {', '.join(map(str, seeds))} were trained and "
+              "the spread of all re-runs judged it again")  # fmt: skip
     rows = [[c.task, c.where, c.score, _num(c.recorded), _num(c.rerun), _band(c), c.why, "ok" if c.ok else "DIFFERS"]
             for c in report.checks]  # fmt: skip
     print(tables.table(rows, ["task", "seed", "score", "claimed", "re-run", "allowed |diff|", "rule", ""]))
@@ -119,6 +123,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 1 if n_ok < len(checked) else 0
 
 
+def cmd_power(args: argparse.Namespace) -> int:
+    from anchorbench.leaderboard.power import markdown, simulate
+
+    if args.reps < 10:
+        raise UserError(f"--reps must be at least 10, not {args.reps}")
+    print(markdown(simulate(args.reps)))
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     q = sub.add_parser("submit", help="make a leaderboard submission from an `anchorbench run standard` folder")
     q.add_argument("results", help="the results folder of `anchorbench run standard --seeds 3`")
@@ -139,8 +152,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--seed", type=int, help="re-run only this seed, a quick look (default: every recorded seed)")
     v.add_argument("--sample", type=int, metavar="K",
                    help="re-run K seeds per entry that the verifier draws at random (printed)")  # fmt: skip
+    v.add_argument("--extra-seeds", type=int, default=5, metavar="N",
+                   help="fresh seeds trained before a cross-stack failure stands (default 5; 0: none)")  # fmt: skip
     v.add_argument("--threads", type=int, default=1,
-                   help="torch threads of each re-run: the verifier's choice, at most its usable cores (default 1)")  # fmt: skip
+                   help="torch threads per re-run: the verifier's, at most its usable cores (default 1)")  # fmt: skip
     v.add_argument("--task", action="append", default=[], help="re-run only this suite entry (repeatable)")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
     v.add_argument(
@@ -148,6 +163,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="let a submission that names a 'module:attr' model import (run) that module",
     )  # fmt: skip
     v.set_defaults(func=cmd_verify)
+    v = lb.add_parser(
+        "power", help="simulate how often verify's cross-stack rule catches a forged score (committed baselines)"
+    )
+    v.add_argument("--reps", type=int, default=300, help="simulated honest submissions per baseline row and entry")
+    v.set_defaults(func=cmd_power)
     v = lb.add_parser("build", help="write <folder>/README.md and <folder>/index.html from <folder>/submissions/")
     v.add_argument("--folder", default=str(DEFAULT_FOLDER), help="the leaderboard folder (default: leaderboard)")
     v.set_defaults(func=cmd_build)

@@ -7,14 +7,18 @@ other). So the band's seed term is floored by a spread the project measured on i
 rows, frozen in ``reference_spread.json`` beside this file and shipped with the package: the
 verifier reads that file, never the board's submissions folder, which a pull request could fill.
 
-Per suite entry and score, over the baselines named in ``BASELINES``:
+Per suite entry and score, over the baselines named in ``BASELINES``, the *typical* honest spread:
 
-* accuracies and counts: the *largest* within-entry seed standard deviation, so that every
-  baseline architecture's honest spread is covered, capped at ``PROPORTION_CAP`` (above that a
-  score is a coin toss at its budget, and no cross-stack check of one seed can mean anything);
-* losses: the *median* coefficient of variation (sd / mean): loss scales differ by three orders
-  of magnitude between a converged and an untrained model, so the spread is taken relative, and
-  the median so that one unstable model does not make the band vacuous for every other.
+* accuracies and counts: the median within-entry seed standard deviation;
+* losses: the median coefficient of variation (sd / mean): loss scales differ by three orders of
+  magnitude between a converged and an untrained model, so the spread is taken relative.
+
+The median, not the largest: the largest belongs to an architecture whose seeds split between
+two outcomes (0.1 or 0.9 on the composite task), and as a floor for everyone it would make the
+check powerless on exactly the scores worth forging. A model more variable than typical shows
+it in its own re-runs, and where a claim falls outside a band ``verify`` re-runs extra fresh
+seeds before it concludes (``--extra-seeds``): simulated on the baselines, that keeps honest
+false alarms near zero (``anchorbench leaderboard power``).
 
 Regenerate after the baselines change: ``python -m anchorbench.leaderboard.reference``.
 """
@@ -35,7 +39,6 @@ BASELINES = (
     "transformer-post-small", "transformer-post-large", "transformer-pre-small", "transformer-pre-large",
     "lstm", "mlp", "gru", "linear-attention", "selective-ssm", "rwkv", "hyena",
 )  # fmt: skip
-PROPORTION_CAP = 0.25
 
 
 @dataclass(frozen=True)
@@ -74,12 +77,11 @@ def measure(folder: Path = BOARD) -> dict[str, Any]:
             if METRICS.get(score).tolerance.kind == "loss":
                 scores[label][score] = {"cv": round(statistics.median(cvs), 6)}
             else:
-                scores[label][score] = {"sd": round(min(max(sds), PROPORTION_CAP), 6)}
+                scores[label][score] = {"sd": round(statistics.median(sds), 6)}
     return {
         "suite": {"id": first.suite.id, "version": first.suite.version, "spec_hash": first.suite.spec_hash},
         "sources": {name: sub.content_hash for name, sub in subs.items()},
-        "rule": "accuracies and counts: largest within-entry seed sd, capped at "
-        f"{PROPORTION_CAP}; losses: median coefficient of variation",
+        "rule": "accuracies and counts: median within-entry seed sd; losses: median coefficient of variation",
         "scores": scores,
     }
 

@@ -227,7 +227,7 @@ def check_params(sub: Submission) -> list[str]:
         built = built_params(label, result)
         if built is not None and built != result.model.n_params:
             problems.append(
-                f"tasks.{label}.model.n_params: {result.model.n_params:,} recorded, the recorded config builds {built:,}"
+                f"tasks.{label}.model.n_params: {result.model.n_params:,} recorded, its config builds {built:,}"
             )
     return problems
 

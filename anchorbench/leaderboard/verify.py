@@ -19,6 +19,11 @@ Two rules, and the table says which applied to each seed:
   sampling noise at the re-run's value and a seed spread from the re-runs themselves, floored
   by the project's reference spread (:mod:`anchorbench.leaderboard.reference`).
 
+Three re-runs estimate a seed spread badly: where a consistent check fails, the verifier first
+trains ``extra_seeds`` fresh seeds of the same configuration (seeds the record does not have)
+and judges again with the spread of all its re-runs, so that an honest model whose seeds split
+between two outcomes is not called a forgery because its three re-runs happened to agree.
+
 Every recorded seed is re-run by default; ``--seed`` and ``--sample`` re-run fewer and the
 verdict names the seeds it did not check.
 """
@@ -39,6 +44,7 @@ from anchorbench.leaderboard.record import Submission, finite
 from anchorbench.scoring.tolerance import EXACT, Z, cross_stack_band, seed_sd_estimate, split_loss_sd, split_n
 
 TIMING_Q = "0.95"  # the threshold whose t_gen the board shows
+EXTRA_SEEDS = 5  # fresh seeds trained before a cross-stack failure stands (simulated: anchorbench leaderboard power)
 
 
 @dataclass
@@ -97,6 +103,7 @@ class Report:
     recorded: dict[str, list[int]]  # entry -> every recorded seed
     threads: int
     drawn: bool = False  # the seeds were drawn by the verifier (--sample)
+    extra: dict[str, list[int]] = field(default_factory=dict)  # entry -> fresh seeds trained for the spread
     checks: list[ScoreCheck] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -108,7 +115,8 @@ class Report:
 
     def not_covered(self) -> dict[str, list[int]]:
         """Entry -> recorded seeds this verification did not re-run."""
-        out = {label: [s for s in seeds if s not in self.rerun.get(label, [])] for label, seeds in self.recorded.items()}
+        out = {label: [s for s in seeds if s not in self.rerun.get(label, [])]
+               for label, seeds in self.recorded.items()}  # fmt: skip
         return {label: seeds for label, seeds in out.items() if seeds}
 
 
@@ -165,6 +173,7 @@ def verify(
     progress: bool = False,
     allow_import: bool = False,
     rng: random.Random | None = None,
+    extra_seeds: int = EXTRA_SEEDS,
 ) -> Report:
     """Re-run the chosen seeds of the chosen entries and judge every claim by the re-runs.
 
@@ -192,27 +201,49 @@ def verify(
         for s in sub.tasks[label].seeds:
             if s.seed in chosen[label] and plans[label].config_hash(s.seed) != s.config_hash:
                 raise UserError(f"{label} seed {s.seed}: the recorded config does not hash to the recorded config_hash")
+    if extra_seeds < 0:
+        raise UserError(f"--extra-seeds must be 0 or more, not {extra_seeds}")
     verdicts: list[Verdict] = []
     means: list[ScoreCheck] = []
+    extra: dict[str, list[int]] = {}
+
+    def rerun(label: str, number: int) -> Any:
+        with tempfile.TemporaryDirectory(prefix="anchorbench-verify-") as tmp:
+            return run_seed(
+                plans[label], number, Path(tmp) / label / f"seed-{number}", results_root=Path(tmp),
+                resume=False, progress=progress, threads=threads,
+            )  # fmt: skip
+
     for label in labels:
-        result, plan = sub.tasks[label], plans[label]
-        reruns = {}
-        for number in chosen[label]:
-            with tempfile.TemporaryDirectory(prefix="anchorbench-verify-") as tmp:
-                reruns[number] = run_seed(
-                    plan, number, Path(tmp) / label / f"seed-{number}", results_root=Path(tmp),
-                    resume=False, progress=progress, threads=threads,
-                )  # fmt: skip
-        entry_verdicts = judge_entry(sub, label, reruns)
+        reruns = {number: rerun(label, number) for number in chosen[label]}
+        entry_verdicts, entry_means = judge(sub, label, reruns, list(reruns.values()))
+        failed = any(not c.ok for v in entry_verdicts if v.rule == "consistent" for c in v.checks) or any(
+            not c.ok for c in entry_means
+        )
+        if failed and extra_seeds:
+            # three re-runs may agree by chance: more evidence of the verifier's own before a verdict
+            start = max(s.seed for s in sub.tasks[label].seeds) + 1
+            extra[label] = list(range(start, start + extra_seeds))
+            pool = list(reruns.values()) + [rerun(label, number) for number in extra[label]]
+            entry_verdicts, entry_means = judge(sub, label, reruns, pool)
         verdicts += entry_verdicts
-        consistent = [v.seed for v in entry_verdicts if v.rule == "consistent"]
-        if len(consistent) >= 2:
-            means += mean_checks(sub, label, {s: reruns[s] for s in consistent})
+        means += entry_means
     recorded = {label: [s.seed for s in sub.tasks[label].seeds] for label in labels}
-    return Report(verdicts, means, chosen, recorded, threads, drawn=sample is not None)
+    return Report(verdicts, means, chosen, recorded, threads, drawn=sample is not None, extra=extra)
 
 
-def judge_entry(sub: Submission, label: str, reruns: dict[int, Any]) -> list[Verdict]:
+def judge(
+    sub: Submission, label: str, reruns: dict[int, Any], pool: list[Any]
+) -> tuple[list[Verdict], list[ScoreCheck]]:
+    """Per-seed verdicts and, over the seeds judged by the consistent rule, the mean checks; the seed
+    spread is taken over ``pool`` (the re-runs, and any fresh seeds the verifier trained)."""
+    verdicts = judge_entry(sub, label, reruns, pool)
+    consistent = [v.seed for v in verdicts if v.rule == "consistent"]
+    means = mean_checks(sub, label, {s: reruns[s] for s in consistent}, pool) if len(consistent) >= 2 else []
+    return verdicts, means
+
+
+def judge_entry(sub: Submission, label: str, reruns: dict[int, Any], pool: list[Any]) -> list[Verdict]:
     """One verdict per re-run seed of one entry: exact where the stack is the same, else consistent."""
     from anchorbench.registry import METRICS
 
@@ -232,26 +263,25 @@ def judge_entry(sub: Submission, label: str, reruns: dict[int, Any]) -> list[Ver
             ScoreCheck(label, number, "n_params", result.model.n_params, rerun.model.n_params, 0.0, rule,
                        "the architecture's size: equal on every stack")
         ]  # fmt: skip
-        others = [r for r in reruns.values()]
         for score, value in recorded.scores.items():
             again = rerun.scores.get(score)
             if exact:
                 band, why = EXACT, "bitwise (same stack)"
             elif finite(value) and finite(again):
                 tol = METRICS.get(score).tolerance
-                sd, source = seed_sd_estimate(tol, [r.scores.get(score) for r in others], _reference(sub, label, score))
+                sd, source = seed_sd_estimate(tol, [r.scores.get(score) for r in pool], _reference(sub, label, score))
                 noise = tol.pair_noise(again, n=split_n(rerun.splits, tol), sd=split_loss_sd(rerun.splits, tol))
                 band, why = cross_stack_band(tol, [again], [noise], sd, what=source)
             else:
                 band, why = 0.0, "both must be null"
             checks.append(ScoreCheck(label, number, score, value, again, band, rule, why))
         if recorded.timing:
-            checks.append(timing_check(label, number, recorded.timing, rerun, list(reruns.values()), exact))
+            checks.append(timing_check(label, number, recorded.timing, rerun, pool, exact))
         verdicts.append(Verdict(label, number, rule, describe(sub.env), describe(rerun.env), differences, checks))
     return verdicts
 
 
-def mean_checks(sub: Submission, label: str, reruns: dict[int, Any]) -> list[ScoreCheck]:
+def mean_checks(sub: Submission, label: str, reruns: dict[int, Any], pool: list[Any]) -> list[ScoreCheck]:
     """The consistent rule's two-sample check: the claimed mean of the re-run seeds against the
     re-runs' mean. It catches a small inflation of every seed that each per-seed band lets pass."""
     from anchorbench.registry import METRICS
@@ -265,7 +295,7 @@ def mean_checks(sub: Submission, label: str, reruns: dict[int, Any]) -> list[Sco
         if not (all(finite(v) for v in claimed) and all(finite(v) for v in again)):
             continue  # a null score is judged seed by seed
         tol = METRICS.get(score).tolerance
-        sd, source = seed_sd_estimate(tol, again, _reference(sub, label, score))
+        sd, source = seed_sd_estimate(tol, [r.scores.get(score) for r in pool], _reference(sub, label, score))
         noises = [tol.pair_noise(v, n=split_n(r.splits, tol), sd=split_loss_sd(r.splits, tol))
                   for v, r in zip(again, reruns.values())]  # fmt: skip
         band, why = cross_stack_band(tol, again, noises, sd, what=source)

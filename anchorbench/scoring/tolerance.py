@@ -71,7 +71,6 @@ class Tolerance:
             return f"{Z:g} s.e. of a mean loss over the {self.split} split, widened by the seed spread"
         return f"{self.rel:.0%} relative, widened by the seed spread"
 
-
     def pair_noise(self, rerun: float, *, n: int | None = None, sd: float | None = None) -> float:
         """The standard deviation of the difference of two measurements of one trained state
         that split sampling alone causes, estimated at the *re-run's* value."""
