@@ -33,10 +33,10 @@ def forge(data: dict, task: str, score: str, value: float) -> dict:
     return {**data, "content_hash": content_hash_of(data)}
 
 
-def verify_on_default_stack(path: Path) -> subprocess.Popen:
+def verify_on_default_stack(path: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
     cmd = [sys.executable, "-m", "anchorbench", "leaderboard", "verify", str(path), "--seed", "0", "--task",
-           "identity", "--quiet"]  # fmt: skip
+           "identity", "--quiet", *extra]  # fmt: skip
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -45,15 +45,16 @@ def test_committed_baseline_is_consistent_on_another_stack_and_a_forgery_is_not(
     forged = tmp_path / "forged.json"
     save(forged, forge(load(BASELINE), "identity", "test_accuracy", 0.9))
     # The two re-runs train one seed each on one thread: run them side by side.
-    honest, cheat = verify_on_default_stack(BASELINE), verify_on_default_stack(forged)
+    honest, cheat = verify_on_default_stack(BASELINE), verify_on_default_stack(forged, "--extra-seeds", "1")
     out, err = honest.communicate(timeout=900)
     assert honest.returncode == 0, out + err
     assert "rule: consistent" in out and "-> DEFAULT" in out, "the verdict names the rule and the stacks"
-    assert "verified (consistent): 3 score(s) consistent" in out
-    assert "binomial s.e. (n=500)" in out
+    assert "verified (consistent): 4 check(s) consistent of the re-run seeds only" in out
+    assert "binomial noise" in out and "not checked (not re-run): identity seeds 1, 2" in out
     out, err = cheat.communicate(timeout=900)
     assert cheat.returncode == 1, out + err
-    assert "verify FAILED (consistent): 1 score(s) differ: identity.test_accuracy" in out
+    assert "verify FAILED (consistent): 1 check(s) differ: identity.test_accuracy (seed 0)" in out
+    assert "fresh seeds 3 were trained" in out, "a failure stands only after the verifier's extra seed"
 
 
 def test_verify_does_not_import_a_module_named_by_a_submission(board: Path, tmp_path: Path, capsys) -> None:
