@@ -465,7 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="off",
         choices=["on", "off", "auto"],
         help="train the seeds of one config as one batched (vmap) ensemble: on (--batch alone), off (default), or "
-        "auto: per config, only where a probe of a few steps finds it faster (docs/sweeps.md)",
+        "auto: per config, only where a probe of a few steps finds it faster (docs/sweeps.md); an ensemble does "
+        "not checkpoint: a killed one retrains from step 0",
     )
     output_args(
         q,

@@ -34,9 +34,11 @@ def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
 
 
 def atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``.
+    """Write to a temporary file beside ``path``, flush it to the disk, then rename it over ``path``.
 
-    A reader (or a crash) sees the old file or the new one, never half; a failed write
+    A reader, a crash of the process, or a crash of the machine (power loss) sees the old file
+    or the new one, never half: the data is on the disk (``fsync``) before the rename makes it
+    the file, and the folder is synced after, so the rename itself survives. A failed write
     leaves the old file and no temporary file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,10 +48,28 @@ def atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
         os.chmod(tmp, 0o666 & ~current_umask())
         with os.fdopen(fd, "w") as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX: fsync the directory); a no-op where folders
+    cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on a directory; the file itself is synced
+    finally:
+        os.close(fd)
 
 
 @lru_cache(maxsize=1)

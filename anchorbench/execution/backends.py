@@ -263,6 +263,7 @@ class RayBackend:
                     ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
             except ConnectionError as exc:
                 raise UserError(f"cannot reach a Ray cluster at {self.address}: {exc}") from None
+        pending: list[Any] = []
         try:
             remote = ray.remote(fn)
             # One GPU per job where the cluster has GPUs (Ray then sets CUDA_VISIBLE_DEVICES for it).
@@ -285,6 +286,11 @@ class RayBackend:
                     value = _ray_lost(ray, refs[done[0]], exc)
                 yield value
         finally:
+            # Stopped early (Ctrl-C, an error, the caller closing the generator): cancel what is
+            # still in flight, also on a runtime this sweep did not start, so that no task outlives
+            # the sweep folder's lock and writes into it afterwards.
+            for ref in pending:
+                ray.cancel(ref, force=True)
             if started_here:
                 ray.shutdown()
 

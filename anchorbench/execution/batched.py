@@ -18,14 +18,16 @@ def run_seeds_batched(
     *,
     results_root: Path,
     probes: tuple[str, ...] = (),
+    threads: int | None = None,
 ) -> list[RunResult]:
     """Train ``seeds`` of one configuration as one ensemble; writes each seed's run folder
-    exactly as :func:`anchorbench.execution.runner.run_seed` does. Raises NotBatchable."""
+    exactly as :func:`anchorbench.execution.runner.run_seed` does (``threads``, the worker's
+    share of the cores, overrides ``train.threads``). Raises NotBatchable."""
     from anchorbench.execution.runner import finish_seed, prepare_seed
     from anchorbench.training.torch_state import isolated
 
     started = time.perf_counter()
-    with isolated(seeds[0], plan.train.threads):
+    with isolated(seeds[0], threads or plan.train.threads, plan.train.subnormals):
         trainers = [prepare_seed(plan, s, d, progress=False, probes=probes) for s, d in zip(seeds, run_dirs)]
         outcomes = fit_ensemble(trainers)
         # Wall time is shared: each member is charged an equal part of the ensemble's training time.
@@ -57,7 +59,7 @@ def probe_batching(plan: EntryPlan, seeds: list[int], threads: int, steps: int =
         dataset = plan.task.family_obj.generate(plan.params, seed)
         return Trainer(plan.build_model(seed), dataset, plan.train, seed=seed, progress=False)
 
-    with isolated(seeds[0], threads):
+    with isolated(seeds[0], threads, plan.train.subnormals):
         single = trainer(seeds[0])
         try:
             ens = Ensemble([trainer(s) for s in seeds])

@@ -42,6 +42,7 @@ STACK_FIELDS = (
     "cpu_isa",
     "mkl_dispatch",
     "dispatch_env",
+    "subnormals",
 )
 
 # The CPUID extensions that ATen, MKL and oneDNN select kernels by (as /proc/cpuinfo names them).

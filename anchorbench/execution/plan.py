@@ -95,10 +95,11 @@ class EntryPlan:
 
         return objective_of(self.task.objective)
 
-    def check_model(self) -> None:
+    def check_model(self, probes: tuple[str, ...] = ()) -> None:
         """Build the model once and feed it a tiny batch: a model that cannot take the task's
         inputs, or returns the wrong shape, is refused with one line before anything is written
-        (so is a training recipe the objective cannot serve)."""
+        (so is a training recipe the objective cannot serve, and a dynamics probe named in
+        ``probes`` that cannot measure this model on this task; ``all`` takes those that can)."""
         if (problem := self.train.optimizer_problem(self.objective.name)) is not None:
             raise UserError(f"{self.task.id}: {problem}")
         from anchorbench.training import loop
@@ -107,12 +108,19 @@ class EntryPlan:
         device = loop.pick_device(self.train.device)
         model = self.build_model(0).to(device)
         self.objective.check_model(model, self.model.name, self.objective.model_args(self.params), device)
+        if hasattr(model, "init_summary"):  # recorded after training: a config it cannot describe fails now
+            model.init_summary()
         from anchorbench.registry import DYNAMICS_PROBES
 
+        family, objective, params = self.task.family, self.objective.name, self.params
         for name in self.task.dynamics:  # a probe the task is measured by must be able to measure the model
-            probe = DYNAMICS_PROBES.get(name)
-            if probe.check is not None and (problem := probe.check(model)) is not None:
+            if (problem := DYNAMICS_PROBES.get(name).problem(model, family, objective, params)) is not None:
                 raise UserError(f"{self.task.id}: model '{self.model.name}': {problem}")
+        for name in probes if probes != ALL_PROBES else ():
+            if (problem := DYNAMICS_PROBES.get(name).problem(model, family, objective, params)) is not None:
+                raise UserError(
+                    f"--probes {name}: cannot run on {self.task.id} with model '{self.model.name}': the probe {problem}"
+                )
 
     def task_ref(self) -> TaskRef:
         return TaskRef(
@@ -246,6 +254,11 @@ def plan_entry(
         )
     for metric in spec.scores:
         METRICS.entry(metric)
+        missing = [r for r in METRICS.get(metric).requires if r not in spec.scores]
+        if missing:
+            raise UserError(
+                f"{spec.id}: score '{metric}' is computed from '{missing[0]}', which the task does not score"
+            )
     for probe in spec.probes:
         PROBES.entry(probe)
     layers: dict[str, dict[str, Any]] = {
@@ -319,7 +332,7 @@ def make_plan(request: Request) -> Plan:
 
         pick_device("cuda")  # refuses now, before anything is written, when there is no GPU
     for p in plans:  # build once (cheap) so a broken plug-in or intervention fails before anything is written
-        p.check_model()
+        p.check_model(request.probes)
     return Plan(request, suite, plans, comparisons, compare, suite.report if suite else None)
 
 
@@ -360,13 +373,18 @@ def parse_analyses(text: str | None) -> tuple[str, ...]:
     return names
 
 
+ALL_PROBES = ("all",)
+
+
 def parse_probes(text: str | None) -> tuple[str, ...]:
     from anchorbench.registry import DYNAMICS_PROBES
 
     if not text:
         return ()
     known = tuple(DYNAMICS_PROBES.names())
-    names = known if text == "all" else tuple(x.strip() for x in text.split(",") if x.strip())
+    if text.strip() == "all":
+        return ALL_PROBES  # resolved per run to the probes that apply to its model and task
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
     unknown = sorted(set(names) - set(known))
     if unknown:
         raise UserError(f"unknown probe '{unknown[0]}' (known: all, {', '.join(known)})")

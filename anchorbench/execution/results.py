@@ -24,6 +24,7 @@ from anchorbench.execution.numerics import stack_fields
 from anchorbench.execution.provenance import git_hash
 from anchorbench.files import now
 from anchorbench.scoring.stats import kaplan_meier_median, mean_ci
+from anchorbench.training.torch_state import flushing_subnormals
 
 # 2: the numerics stack in Environment, the code hash in ModelRef; version 1 records stay readable.
 # 4: the CPU's identity, ISA extensions, MKL's code branch and dispatch overrides in Environment.
@@ -84,6 +85,7 @@ class Environment(Record):
     cpu_isa: str | None = Field(None, description="the ISA extensions ATen, MKL and oneDNN dispatch on (schema 4)")
     mkl_dispatch: str | None = Field(None, description="the code branch MKL reports it chose (schema 4)")
     dispatch_env: str | None = Field(None, description="environment variables overriding kernel dispatch (schema 4)")
+    subnormals: str | None = Field(None, description="flush or keep: the CPU subnormal mode of the run (schema 4)")
 
 
 class SplitSummary(Record):
@@ -279,6 +281,7 @@ def environment(device: str, threads: int) -> Environment:
         platform=platform.platform(),
         device=device,
         threads=threads,
+        subnormals="flush" if flushing_subnormals() else "keep",
         **stack_fields(device),
     )
 

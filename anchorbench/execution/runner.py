@@ -142,8 +142,12 @@ def dynamics_probes(
     plan: EntryPlan, model: Any, names: tuple[str, ...], dataset: Any = None
 ) -> Callable[..., dict[str, Any]] | None:
     """The per-evaluation probes the task declares and the run asks for, as one callable (None: none)."""
-    from anchorbench.scoring.dynamics import start_probes
+    from anchorbench.execution.plan import ALL_PROBES
+    from anchorbench.registry import DYNAMICS_PROBES
+    from anchorbench.scoring.dynamics import applicable, start_probes
 
+    if names == ALL_PROBES:  # every probe that can run on this model and task
+        names = applicable(DYNAMICS_PROBES.names(), model, plan.task.family, plan.objective.name, plan.params)
     asked = tuple(dict.fromkeys((*plan.task.dynamics, *names)))
     return start_probes(asked, model, plan.task.family, plan.params, dataset)
 
@@ -184,7 +188,7 @@ def run_seed(
         return reuse_run(source, run_dir, results_root)
     started = time.perf_counter()
     # The global RNG is seeded for training too: a plug-in with dropout draws the same masks every run.
-    with isolated(seed, threads or plan.train.threads):
+    with isolated(seed, threads or plan.train.threads, plan.train.subnormals):
         tracked = start_trackers(plan, seed, run_dir, logs) if logs else None
         trainer = prepare_seed(plan, seed, run_dir, progress=progress, probes=probes,
                                on_eval=tracked.on_eval if tracked else None)  # fmt: skip

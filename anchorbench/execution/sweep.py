@@ -8,9 +8,11 @@ Layout of one sweep (the same per-run layout as ``anchorbench run``, so ``plot``
     results/<sweep>/<label>/aggregate.json        written by ``anchorbench report``
 
 A cell is one configuration and one seed. It is done when its ``result.json`` exists with
-the cell's config hash (the content hash of task spec, model, training config and seed) and
-status completed or diverged; ``--resume`` skips done cells and runs the rest, errored cells
-included; a cell killed midway continues from its last checkpoint. A cell that raises, or
+the cell's config hash (the content hash of task spec, model, training config and seed), the
+current code's hash, and status completed or diverged; ``--resume`` skips done cells and runs
+the rest, errored cells and cells of other code included; a cell trained alone and killed midway
+continues from its last checkpoint (``train.checkpoint_every``). Cells trained as one batched
+ensemble (``--batch``) do not checkpoint: killed, their seeds train again from step 0. A cell that raises, or
 whose worker dies (SIGKILL, out of memory), is recorded with status ``error`` and a one-line
 message, and the sweep goes on (on a fresh worker). One process at a time works on a sweep
 folder (:mod:`anchorbench.execution.locking`). Cells that differ only in seed can train as one batched
@@ -116,9 +118,15 @@ def choose_sweep_out(plan: SweepPlan, out: Path | None, results_dir: Path, resum
                          what="sweep", request_of=lambda index: index.get("request", {}))  # fmt: skip
 
 
-def finished(result: dict[str, Any], config_hash: str) -> bool:
-    """A cell's result.json data is its finished run: this config hash, completed or diverged."""
-    return result.get("config_hash") == config_hash and result.get("status") in DONE
+def finished(result: dict[str, Any], config_hash: str, code_hash: str | None) -> bool:
+    """A cell's result.json data is its finished run: this config hash and this code, completed or
+    diverged. A seed trained by other code is not averaged with this code's seeds (an index from
+    before the code hash was recorded, ``code_hash`` None, trusts the config hash alone)."""
+    from anchorbench.execution.runner import trusted
+
+    if code_hash is None:
+        return result.get("config_hash") == config_hash and result.get("status") in DONE
+    return trusted(result, config_hash, code_hash)
 
 
 def done_status(out: Path, path: str, config_hash: str, code_hash: str) -> str | None:
@@ -219,7 +227,9 @@ def _train(plan: EntryPlan, job: Job, out: Path) -> list[CellReport]:
         from anchorbench.training.ensemble import NotBatchable
 
         try:
-            results = run_seeds_batched(plan, job.seeds, dirs, results_root=out.parent)
+            # the job's threads (the worker's share of the cores), never the spec's: a spec asking for
+            # more would oversubscribe the workers beside it
+            results = run_seeds_batched(plan, job.seeds, dirs, results_root=out.parent, threads=job.threads)
             return [_report(job.label, r, batched=True) for r in results]
         except NotBatchable:
             pass  # e.g. an LSTM: train the seeds one after another
@@ -231,7 +241,8 @@ def _train(plan: EntryPlan, job: Job, out: Path) -> list[CellReport]:
             # Not done (else it would not be a job): drop a stale result; a checkpoint left by a
             # killed sweep is continued (the trainer checks it was written by this config).
             (run_dir / "result.json").unlink(missing_ok=True)
-            result = run_seed(plan, seed, run_dir, results_root=out.parent, resume=True, progress=False)
+            result = run_seed(plan, seed, run_dir, results_root=out.parent, resume=True, progress=False,
+                              threads=job.threads)  # fmt: skip
             reports.append(_report(job.label, result))
         except Exception as exc:  # noqa: BLE001
             reports.append(_error(job.label, seed, exc))
@@ -345,8 +356,9 @@ def run_sweep(
         pending = []
         for c in plan.cells:
             status = done_status(out, c.path, c.config_hash, c.code_hash)
-            if status is None:
+            if status is None:  # to run (again): an earlier status of other code or config no longer holds
                 pending.append(c)
+                index["cells"][c.path].update(status="pending", error=None)
             else:
                 index["cells"][c.path].update(status=status, error=None)
         write_json(out / INDEX, index)

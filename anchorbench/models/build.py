@@ -24,8 +24,8 @@ class ModelSpec:
         factory = MODELS.get(self.name)
         try:
             model = factory(*shape, **self.config)
-        except TypeError as exc:
-            raise UserError(f"model '{self.name}' rejected its config {self.config}: {exc}") from None
+        except (TypeError, ValueError) as exc:  # a config or a task shape the model cannot take
+            raise UserError(f"model '{self.name}' rejected its config {self.config} for this task: {exc}") from None
         if not isinstance(model, nn.Module):
             raise UserError(f"model '{self.name}' built a {type(model).__name__}, not a torch.nn.Module")
         return model

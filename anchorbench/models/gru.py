@@ -42,6 +42,10 @@ class GRU(nn.Module):
         h, _ = self.gru(self.embed(tokens))  # [B, T, hidden]
         return self.head(h)  # [B, T, V]
 
+    def token_embedding(self) -> nn.Embedding:
+        """The table of token embeddings ``[V, C]`` (the fourier probe reads the number tokens' rows)."""
+        return self.embed
+
     def hidden_states(self, tokens: torch.Tensor) -> list[torch.Tensor]:
         """Each GRU layer's output ``[B, T, hidden]`` (``nn.GRU`` returns only the last layer's)."""
         x = self.embed(tokens)  # [B, T, d_model]

@@ -45,12 +45,15 @@ def scale_summary(rate: float, distribution: InitDistribution, d_model: int, ref
     uniform bound) it gives a weight with d_model inputs, and the gamma that gives that scale
     at d_model itself: gamma 0.8 at width 400 is std 0.0083, which is gamma ~0.99 at 128."""
     scale = init_bound(reference_width or d_model, rate, distribution)
+    unit = math.log(init_bound(d_model, 1.0, distribution))
     return {
         "init_rate": rate,
         "reference_width": reference_width,
         "d_model": d_model,
         "scale_at_d_model_fan_in": scale,
-        "init_rate_at_own_width": math.log(scale) / math.log(init_bound(d_model, 1.0, distribution)),
+        # at a width whose bound is 1 (uniform at d_model 6, normal at 1) every gamma gives scale 1:
+        # no gamma is "the" one (null), rather than a division by zero
+        "init_rate_at_own_width": math.log(scale) / unit if unit != 0 else None,
     }
 
 

@@ -132,7 +132,8 @@ class OrthogonalNoiseIntervention:
         for layer in layers:
             gen = torch.Generator().manual_seed((seed * 1_000_003 + stream_id(f"orthogonal-noise/{layer}")) % 2**63)
             noisy = NoisyAttention(blocks[layer].attn, d_model, cfg, gen)
-            blocks[layer].attn = noisy.to(next(model.parameters()).device)
+            like = next(model.parameters())  # R and alpha follow the model's device and dtype (float64 too)
+            blocks[layer].attn = noisy.to(device=like.device, dtype=like.dtype)
 
 
 def _attention_blocks(model: nn.Module, name: str) -> Any:

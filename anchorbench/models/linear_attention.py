@@ -1,10 +1,19 @@
 """Linear attention (Katharopoulos et al. 2020, "Transformers are RNNs"): softmax(q.k) replaced by
 phi(q).phi(k) with phi = elu + 1, so causal attention is a running sum and the layer is an RNN
-with a [D, D] state per head. The parallel form below is what training runs; :meth:`recurrent`
-is the same map one position at a time (the reference test checks they agree).
+with a [D, D] state per head. What training runs is the parallel form: it builds the full
+[T, T] matrix of phi(q_t).phi(k_s), masked causally, so its cost is quadratic in length like
+softmax attention's (at the benchmark's lengths, T <= 64, one matrix product is faster on a CPU
+than a scan). :meth:`recurrent` is the same map one position at a time, linear in length with a
+constant-size state: the form the architecture is known for (the reference test checks they
+agree).
 
-Known for: linear cost in length and a constant-size state, at the price of recall: the state
-cannot hold more key-value pairs than it has dimensions (zoology's associative-recall finding).
+Known for: linear cost in length (recurrent form) and a constant-size state, at the price of
+recall: the state cannot hold more key-value pairs than it has dimensions (zoology's
+associative-recall finding).
+
+The normalizer phi(q).sum phi(k) is positive but not bounded away from 0: elu + 1 of a large
+negative input underflows (in bf16 from about -10 on), and 0 / 0 is NaN. As the reference
+implementation (fast-transformers) does, ``EPS`` is added to it.
 
 Shapes: B batch, T length, C = d_model, H heads, D = C // H.
 """
@@ -29,8 +38,11 @@ class LinearAttentionConfig(MixerStackConfig):
         return self
 
 
+EPS = 1e-6  # added to the normalizer, as fast-transformers' LinearAttention does
+
+
 def feature_map(x: torch.Tensor) -> torch.Tensor:
-    return F.elu(x) + 1.0  # positive, so the normalizer phi(q).sum phi(k) never vanishes
+    return F.elu(x) + 1.0  # positive; the normalizer can still underflow to 0, hence EPS
 
 
 class LinearAttentionMixer(nn.Module):
@@ -49,7 +61,7 @@ class LinearAttentionMixer(nn.Module):
         B, T, C = x.shape
         q, k, v = self._heads(x)  # [B, H, T, D]
         scores = (q @ k.transpose(-1, -2)).tril()  # [B, H, T, T]: phi(q_t).phi(k_s) for s <= t
-        y = (scores @ v) / scores.sum(-1, keepdim=True)  # [B, H, T, D]
+        y = (scores @ v) / (scores.sum(-1, keepdim=True) + EPS)  # [B, H, T, D]
         return self.out(y.transpose(1, 2).reshape(B, T, C))  # [B, T, C]
 
     def recurrent(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,7 +76,7 @@ class LinearAttentionMixer(nn.Module):
             state = state + k[:, :, t, :, None] * v[:, :, t, None, :]
             norm = norm + k[:, :, t]
             numerator = (q[:, :, t, :, None] * state).sum(-2)  # [B, H, D]
-            ys.append(numerator / (q[:, :, t] * norm).sum(-1, keepdim=True))
+            ys.append(numerator / ((q[:, :, t] * norm).sum(-1, keepdim=True) + EPS))
         y = torch.stack(ys, dim=2)  # [B, H, T, D]
         return self.out(y.transpose(1, 2).reshape(B, T, C))
 

@@ -47,6 +47,10 @@ class LSTM(nn.Module):
         h, _ = self.lstm(x)  # [B, T, hidden]
         return self.head(h)  # [B, T, V]
 
+    def token_embedding(self) -> nn.Embedding:
+        """The table of token embeddings ``[V, C]`` (the fourier probe reads the number tokens' rows)."""
+        return self.embed
+
     def hidden_states(self, tokens: torch.Tensor) -> list[torch.Tensor]:
         """Each LSTM layer's output ``[B, T, hidden]``, in depth order (the integration-windows probe).
         ``nn.LSTM`` returns only the last layer's; this runs its stacked weights one layer at a time."""

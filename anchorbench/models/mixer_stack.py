@@ -103,6 +103,10 @@ class MixerStack(nn.Module):
             names |= {f"blocks.{i}.mixer.{name}" for name in getattr(block.mixer, "dynamics", ())}
         return names
 
+    def token_embedding(self) -> nn.Embedding:
+        """The table of token embeddings ``[V, C]`` (the fourier probe reads the number tokens' rows)."""
+        return self.tok_emb
+
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         """``[B, T] -> [B, T, C]``: token embeddings, plus positions when the mixer needs them."""
         x = self.tok_emb(tokens)  # [B, T, C]

@@ -55,6 +55,10 @@ class MLP(nn.Module):
         if cfg.init_rate is not None:  # None: keep PyTorch's defaults
             apply_init_rate(self, cfg.init_rate, cfg.init_distribution)
 
+    def token_embedding(self) -> nn.Embedding:
+        """The table of token embeddings ``[V, C]`` (the fourier probe reads the number tokens' rows)."""
+        return self.embed
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         B, T = tokens.shape
         if T != self.seq_len:

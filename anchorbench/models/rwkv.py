@@ -10,8 +10,21 @@ Token shift mixes each position with the previous one (learned per-channel mixes
 with a learned decay w = exp(time_decay) > 0 and a bonus u (time_first) for the current token.
 Training runs the recurrence with RWKV's running-maximum rescaling (no overflow for large k);
 :meth:`RWKVTimeMix.parallel` computes the formula above directly (the reference test checks they
-agree). The FFN of the shared stack stands in for RWKV's channel mixing. Decays are initialized
-as in the RWKV-4 code: channel c of layer l gets -5 + 8 (c / (C-1))^(0.7 + 1.3 l / (L-1)).
+agree).
+
+Initialization follows the RWKV-4 reference (BlinkDL/RWKV-LM, ``RWKV-v4/src/model.py``,
+``RWKV_TimeMix.__init__``), with a = l / (L-1) (0 to 1 over depth) and b = 1 - l / L (1 to
+almost 0):
+
+* decay: channel c gets -5 + 8 (c / (C-1))^(0.7 + 1.3 a);
+* bonus u (``time_first``): log(0.3) + 0.5 zigzag, zigzag = (c+1) mod 3 - 1 (0, +1, -1, ...);
+* token-shift mixes on x_c = c / C: mu_k = x^b, mu_v = x^b + 0.3 a, mu_r = x^(0.5 b).
+
+Deviations, each for a reason: the FFN of the shared stack stands in for RWKV's channel mixing
+(every zoo model shares one stack, so that only the mixer differs); the weight matrices take the
+benchmark's initialization rate gamma (the quantity it varies) instead of RWKV's orthogonal and
+zero "fancy" init of the key, receptance and output projections; the RWKV-4 language model's
+extra head (a copy-attention "head_qk") is left out.
 
 Known for: an RNN at inference and a transformer-like parallel form in training; attention-free,
 with an exponentially decaying memory per channel.
@@ -20,6 +33,8 @@ Shapes: B batch, T length, C = d_model.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -37,14 +52,16 @@ class RWKVTimeMix(nn.Module):
     def __init__(self, d_model: int, seq_len: int, cfg: RWKVConfig, layer: int) -> None:
         super().__init__()
         C = d_model
-        channel = torch.arange(C, dtype=torch.float32) / max(C - 1, 1)  # [C] in [0, 1]
-        depth = layer / max(cfg.n_layers - 1, 1)  # 0 for the first layer, 1 for the last
-        self.time_decay = nn.Parameter(-5 + 8 * channel ** (0.7 + 1.3 * depth))  # [C]: w = exp(.)
-        self.time_first = nn.Parameter(torch.full((C,), 0.5) + 0.3 * ((torch.arange(C) % 3) - 1))  # [C]: u
-        ramp = 1 - depth * 0.5  # deeper layers keep more of the current token, as the RWKV-4 code
-        self.mix_k = nn.Parameter(channel**ramp)  # [C]
-        self.mix_v = nn.Parameter(channel**ramp)
-        self.mix_r = nn.Parameter(channel ** (0.5 * ramp))
+        index = torch.arange(C, dtype=torch.float32)  # [C]
+        depth = layer / max(cfg.n_layers - 1, 1)  # a: 0 for the first layer, 1 for the last
+        keep = 1.0 - layer / cfg.n_layers  # b: 1 for the first layer, 1/L for the last
+        self.time_decay = nn.Parameter(-5 + 8 * (index / max(C - 1, 1)) ** (0.7 + 1.3 * depth))  # [C]: w = exp(.)
+        zigzag = ((torch.arange(C) + 1) % 3 - 1).float()  # [C]: 0, 1, -1, 0, 1, -1, ...
+        self.time_first = nn.Parameter(math.log(0.3) + 0.5 * zigzag)  # [C]: u
+        x = index / C  # [C] in [0, 1)
+        self.mix_k = nn.Parameter(x**keep)  # [C]: deeper layers take more of the previous token
+        self.mix_v = nn.Parameter(x**keep + 0.3 * depth)
+        self.mix_r = nn.Parameter(x ** (0.5 * keep))
         self.key = nn.Linear(C, C, bias=False)
         self.value = nn.Linear(C, C, bias=False)
         self.receptance = nn.Linear(C, C, bias=False)

@@ -21,7 +21,7 @@ from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from torch import nn
 
 from anchorbench.models.init import apply_init_rate, init_bound, init_weight, reference_scale, scale_summary
@@ -99,6 +99,16 @@ class TransformerConfig(BaseModel):
     head_bias_init: Literal["zero", "torch"] = Field(
         "zero", description="zero, or PyTorch's default U(+-1/sqrt(d_model)) (the [MATCH] code's head bias)"
     )
+
+    @model_validator(mode="after")
+    def _tied_embeddings_cannot_be_frozen(self) -> TransformerConfig:
+        # tied, the head *is* the token table: freezing it would silently freeze the head too
+        if self.tie_embeddings and self.freeze_embeddings:
+            raise ValueError(
+                "tie_embeddings and freeze_embeddings exclude each other: a tied head is the token table, "
+                "so freezing the embeddings would freeze the head"
+            )
+        return self
 
     @field_validator("d_head")
     @classmethod
@@ -267,6 +277,10 @@ class Transformer(nn.Module):
         if self.ln_f is not None:
             x = self.ln_f(x)
         return self.head(x)  # [B, T, V]
+
+    def token_embedding(self) -> nn.Embedding:
+        """The table of token embeddings ``[V, C]`` (the fourier probe reads the number tokens' rows)."""
+        return self.tok_emb
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         """Token plus position embeddings: ``[B, T] -> [B, T, C]``."""

@@ -59,7 +59,7 @@ def collect(folder: Path, index: dict[str, Any]) -> list[Row]:
         for c in cells:
             path = folder / c["result"]
             data = read_json(path) if path.exists() else {}
-            if finished(data, c["config_hash"]):
+            if finished(data, c["config_hash"], c.get("code_hash")):
                 results.append(RunResult.model_validate(data))
         statuses: dict[str, int] = {}
         for c in cells:

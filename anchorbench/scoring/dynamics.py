@@ -60,9 +60,12 @@ def neuron_weights(model: Any) -> np.ndarray | None:
     """The input weight vectors of the probed layer's neurons, one row each."""
     import torch.nn as nn
 
+    from anchorbench.models.transformer import CausalSelfAttention
+
     blocks = getattr(model, "blocks", None)
-    if blocks is not None and hasattr(blocks[0].attn, "head_weights"):
-        w_q = blocks[0].attn.head_weights()[0]  # [H, D, C]
+    attn = getattr(blocks[0], "attn", None) if blocks else None  # the zoo's blocks hold a mixer instead
+    if isinstance(attn, CausalSelfAttention):  # the transformer's first attention: its query neurons
+        w_q = attn.head_weights()[0]  # [H, D, C]
         return w_q.reshape(-1, w_q.shape[-1]).detach().cpu().double().numpy()
     for module in model.modules():
         if isinstance(module, nn.Linear) and module.out_features >= 4:
@@ -109,9 +112,28 @@ def directions(
     return {"directions": float(len(big)), "direction_share": sum(big) / n, "clusters": float(len(sizes))}
 
 
+def token_embedding(model: Any) -> Any:
+    """The model's token embedding table by its explicit interface, ``model.token_embedding()``
+    returning an ``nn.Embedding``; None when the model declares none. (Attribute names such as
+    ``embed`` are not an interface: on one model ``embed`` is the table, on another a method.)"""
+    import torch.nn as nn
+
+    method = getattr(type(model), "token_embedding", None)
+    if not callable(method):
+        return None
+    table = model.token_embedding()
+    return table if isinstance(table, nn.Embedding) else None
+
+
+def token_embedding_problem(model: Any) -> str | None:
+    if token_embedding(model) is None:
+        return "has no token_embedding() method returning its nn.Embedding"
+    return None
+
+
 def fourier_concentration(model: Any, p: int, top: int = TOP_FREQUENCIES) -> float | None:
     """Share of the number embeddings' power (tokens 1..p) in their ``top`` strongest frequencies."""
-    emb = getattr(model, "embed", None) or getattr(model, "tok_emb", None)
+    emb = token_embedding(model)
     if emb is None:
         return None
     e = emb.weight.detach().cpu().double().numpy()[1 : p + 1]  # [p, d]
@@ -140,6 +162,15 @@ class DynamicsProbe:
     final_only: bool = False
     # Why a model cannot be probed (None: it can); a task that declares the probe refuses such a model.
     check: Callable[[Any], str | None] | None = None
+    # Why the probe does not apply to a task (its family, objective and params; None: it does)
+    task_check: Callable[[str, str, Any], str | None] | None = None
+
+    def problem(self, model: Any, family: str, objective: str, params: Any = None) -> str | None:
+        """Why this probe cannot run on this model and task; None when it can. A probe named
+        explicitly is refused with this at planning; ``--probes all`` runs those that apply."""
+        if self.task_check is not None and (why := self.task_check(family, objective, params)) is not None:
+            return why
+        return self.check(model) if self.check is not None else None
 
 
 def _start_weight_norm(model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn:
@@ -170,7 +201,7 @@ def _start_condensation(model: Any, family: str, params: Any, dataset: Any = Non
 
 
 def _start_fourier(model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn | None:
-    if family != "modular":
+    if family != "modular" or token_embedding(model) is None:
         return None
     return lambda m: {"fourier_top5": fourier_concentration(m, params.p)}
 
@@ -222,26 +253,54 @@ def amplitudes(f: np.ndarray, x: np.ndarray, top: int) -> np.ndarray:
     return coef
 
 
+def _needs(attr: str, what: str) -> Callable[[Any], str | None]:
+    return lambda m: None if callable(getattr(type(m), attr, None)) else f"has no {attr}() ({what})"
+
+
+def _modular(family: str, objective: str, params: Any) -> str | None:
+    return None if family == "modular" else f"applies to the modular tasks, not the {family} family"
+
+
+def _one_d_regression(family: str, objective: str, params: Any) -> str | None:
+    if objective == "regression" and getattr(params, "d_in", None) == 1:
+        return None
+    return "applies to regression tasks with one input dimension"
+
+
+def _has_neurons(model: Any) -> str | None:
+    return None if neuron_weights(model) is not None else "has no layer of at least 4 neurons to cluster"
+
+
 for _probe in (
     DynamicsProbe("weight_norm", "the L2 norm of all parameters", _start_weight_norm),
     DynamicsProbe("rd", "||W(t) - W(0)|| / ||W(0)|| over all parameters", _start_rd),
     DynamicsProbe(
-        "rd_input", "rd over the input weights and biases only ([COND-PD]'s theta_w; two-layer)", _start_rd_input
+        "rd_input", "rd over the input weights and biases only ([COND-PD]'s theta_w; two-layer)", _start_rd_input,
+        check=_needs("input_weights", "the two-layer regression network's input layer"),
     ),
-    DynamicsProbe("condensation", "clusters of aligned neuron input weights (|cos| >= 0.95)", _start_condensation),
-    DynamicsProbe("fourier", "share of the number embeddings' power in 5 frequencies (modular)", _start_fourier),
+    DynamicsProbe("condensation", "clusters of aligned neuron input weights (|cos| >= 0.95)", _start_condensation,
+                  check=_has_neurons),
+    DynamicsProbe("fourier", "share of the number embeddings' power in 5 frequencies (modular)", _start_fourier,
+                  check=token_embedding_problem, task_check=_modular),
     DynamicsProbe(
         "directions",
         "signed clusters (cos >= 0.95) of the input weights with bias: condensed directions (two-layer)",
         _start_directions,
+        check=_needs("input_weights", "the two-layer regression network's input layer"),
     ),
     DynamicsProbe(
         "spectrum",
         "amplitudes of the output's frequencies on the train and test points (1-D regression, [FREQ])",
         _start_spectrum,
+        task_check=_one_d_regression,
     ),
-):
+):  # fmt: skip
     DYNAMICS_PROBES.register(_probe.name, _probe, origin="built-in")
+
+
+def applicable(names: Sequence[str], model: Any, family: str, objective: str, params: Any) -> tuple[str, ...]:
+    """The probes of ``--probes all`` that can run on this model and task."""
+    return tuple(n for n in names if DYNAMICS_PROBES.get(n).problem(model, family, objective, params) is None)
 
 
 def start_probes(

@@ -133,6 +133,7 @@ def sign_error(ev: Evaluation) -> float:
     "lower",
     "first evaluated step with sign_error 0 on the test points (null: not within the run)",
     tolerance=RELATIVE,
+    requires=("sign_error",),  # read from the earlier evaluations' scores
 )
 def steps_to_zero_error(ev: Evaluation) -> float:
     earlier = [r["step"] for r in ev.history if r["step"] < ev.step and (r.get("scores") or {}).get("sign_error") == 0]

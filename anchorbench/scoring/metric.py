@@ -28,6 +28,9 @@ class Metric:
     # A property of the data, not of the model (e.g. what a shortcut scores): tables state it once
     # beside the task instead of showing it as a model's score
     of_data: bool = False
+    # Scores this one is computed from (read from the history of earlier evaluations): a task that
+    # declares this score must declare them too, checked at planning
+    requires: tuple[str, ...] = ()
 
     def __call__(self, ev: Evaluation) -> float:
         return float(self.fn(ev))
@@ -49,11 +52,13 @@ def metric(
     bounds: tuple[float | None, float | None] = (None, None),
     tolerance: Tolerance = RELATIVE,
     of_data: bool = False,
+    requires: tuple[str, ...] = (),
 ):
     """Decorator: register ``fn(evaluation) -> float`` as metric ``name``."""
 
     def register(fn: Callable[[Evaluation], float]) -> Metric:
-        m = Metric(name, fn, direction, description, bounds=bounds, tolerance=tolerance, of_data=of_data)
+        m = Metric(name, fn, direction, description, bounds=bounds, tolerance=tolerance, of_data=of_data,
+                   requires=requires)  # fmt: skip
         METRICS.register(name, m, origin="built-in")
         return m
 

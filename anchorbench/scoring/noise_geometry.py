@@ -156,6 +156,18 @@ def _tails(per_sample: Any, loss: Any, w_star: Any, v: Any, x: Any, y: Any, lam:
     return {"tails": tails}
 
 
+MAX_HESSIAN_PARAMS = 4096  # the full P x P Hessian in float64: 128 MiB and an eigh of seconds at this size
+
+
+def hessian_size_problem(model: Any) -> str | None:
+    """Why the probe refuses a model: its full Hessian would be too large to build (a plug-in's)."""
+    n = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if n > MAX_HESSIAN_PARAMS:
+        return (f"builds the full P x P Hessian of the loss; this model has P = {n:,} trainable parameters, "
+                f"over the {MAX_HESSIAN_PARAMS:,} it allows ({n * n * 8 / 2**30:.1f} GiB in float64)")  # fmt: skip
+    return None
+
+
 def _start_noise_geometry(model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn | None:
     if dataset is None or dataset.objective != "regression":
         return None
@@ -172,6 +184,14 @@ DYNAMICS_PROBES.register(
         "evaluation)",
         _start_noise_geometry,
         final_only=True,  # the scores and the plot read the minimum the run ends at
+        check=hessian_size_problem,
+        # its model of SGD's noise is the teacher-student regression's; on other data (the superposition
+        # family's 10^4+ points) the Hessian's per-example pass alone would need hundreds of GiB
+        task_check=lambda family, objective, params: (
+            None
+            if family == "teacher-student"
+            else f"applies to the teacher-student regression ([PLAW-SGD]), not the {family} family"
+        ),
     ),
     origin="built-in",
 )

@@ -233,11 +233,12 @@ def distance_to_one(ev: Evaluation) -> float:
     tolerance=RELATIVE,
 )
 def time_to_excess(ev: Evaluation) -> float:
-    fit = _fit(ev)
+    l_inf = _fit(ev).get("l_inf")
+    if l_inf is None or not math.isfinite(l_inf):
+        return math.nan  # no fitted floor: the excess over it is not defined (null, as described)
     steps, loss = ev.course("test")
     level = EXCESS_LEVEL * float(np.mean(np.square(ev["test"].split.labels.astype(np.float64))))
-    excess = loss - (fit.get("l_inf") or 0.0)
-    return crossing(steps, excess, level)
+    return crossing(steps, loss - l_inf, level)
 
 
 def crossing(steps: np.ndarray, values: np.ndarray, level: float) -> float:

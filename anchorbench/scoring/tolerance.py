@@ -41,6 +41,9 @@ class Tolerance:
     split: str | None = None  # proportion, loss: the split whose examples the score counts
     rel: float = 0.1  # relative (and the fallback of the others): a fraction of the larger magnitude
     units: float = 1.0  # count: units either way
+    # relative: an absolute floor, for scores that sit near zero (a difference, a gain, an index),
+    # where a fraction of the value would ask two honest re-runs to agree to nothing
+    floor: float = 0.0
 
     def band(
         self, a: float, b: float, *, n: int | None = None, spread: float | None = None, sd: float | None = None
@@ -58,9 +61,11 @@ class Tolerance:
             se = sd * math.sqrt(2 / n)
             return math.hypot(Z * se, seed_part), f"{Z:g} s.e. of a mean loss (n={n}, sd {sd:.3g}){seed_why}"
         if self.kind == "count":
-            return self.units + seed_part, f"±{self.units:g}{seed_why}"
+            return math.hypot(self.units, seed_part), f"±{self.units:g}{seed_why}"
         # relative, or a proportion or loss whose n (or sd) is not known
-        return math.hypot(self.rel * max(abs(a), abs(b)), seed_part), f"{self.rel:.0%} relative{seed_why}"
+        own = max(self.rel * max(abs(a), abs(b)), self.floor)
+        floor = f" (at least {self.floor:g})" if self.floor else ""
+        return math.hypot(own, seed_part), f"{self.rel:.0%} relative{floor}{seed_why}"
 
     def describe(self) -> str:
         if self.kind == "proportion":
@@ -69,7 +74,8 @@ class Tolerance:
             return f"±{self.units:g}, widened by the seed spread"
         if self.kind == "loss":
             return f"{Z:g} s.e. of a mean loss over the {self.split} split, widened by the seed spread"
-        return f"{self.rel:.0%} relative, widened by the seed spread"
+        floor = f" (at least {self.floor:g})" if self.floor else ""
+        return f"{self.rel:.0%} relative{floor}, widened by the seed spread"
 
     def pair_noise(self, rerun: float, *, n: int | None = None, sd: float | None = None) -> float:
         """The standard deviation of the difference of two measurements of one trained state
@@ -81,7 +87,7 @@ class Tolerance:
             return sd * math.sqrt(2 / n)
         if self.kind == "count":
             return self.units / Z  # Z of them make the fixed units
-        return self.rel * abs(rerun) / Z
+        return max(self.rel * abs(rerun), self.floor) / Z
 
 
 def cross_stack_band(
@@ -123,6 +129,11 @@ def mean_loss(split: str) -> Tolerance:
 
 RELATIVE = Tolerance("relative")
 COUNT = Tolerance("count")
+
+
+def near_zero(floor: float, rel: float = 0.1) -> Tolerance:
+    """A relative band with an absolute floor: for a score whose honest value may be about 0."""
+    return Tolerance("relative", rel=rel, floor=floor)
 
 
 def leave_one_out_sd(values: list[float | None], index: int | None) -> float | None:
