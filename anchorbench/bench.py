@@ -22,6 +22,11 @@ alike. Absolute rates are printed for context only.
 * eval        evaluation overhead per built-in task at its defaults: the default schedule's
               evaluations times their cost over the run's training time (anchorbench/bench_eval.py)
                                                                  (target < 10% each)
+* fitted      a training step of a *fitted* large-init transformer (init-composite-cpu's large-init
+              entry trained past its fit, step 1,500 of 8,000), anchorbench's default (subnormal
+              floats flushed) vs the same steps keeping subnormals: a saturated softmax fills the
+              gradients with subnormals, each a microcode assist on an x86 CPU; fresh models do
+              not show it                                        (target >= 2x)
 * memory      peak resident memory of `anchorbench run quickstart` (target < 1 GiB),
               and the token dtype of the stored data (smallest that holds the vocab)
 
@@ -382,11 +387,53 @@ except OSError:
 sys.exit(code)
 """
 
+FIT_STEPS = 1500  # init-composite-cpu's large-init entry fits (train accuracy ~1) by step ~1,200
+
+
+def fitted_step_workloads(steps: int) -> tuple[Workload, Workload]:
+    """(flushed, kept): ``steps`` training steps of the large-init [INIT] transformer after it has
+    fitted its training set, with subnormal floats flushed to zero (anchorbench's default) and kept.
+    The fit itself (``FIT_STEPS`` steps, about a minute on one core) happens here, untimed."""
+    from anchorbench.execution.plan import plan_entry
+    from anchorbench.specs import load_suite
+    from anchorbench.training.loop import Trainer
+    from anchorbench.training.torch_state import isolated
+
+    entry = next(e for e in load_suite("init-composite-cpu").expanded() if e.label == "large-init")
+    plan = plan_entry(entry, None, ())
+    dataset = plan.task.family_obj.generate(plan.params, 0)
+    with isolated(0, 1, "flush"):
+        trainer = Trainer(plan.build_model(0), dataset, plan.train, seed=0, progress=False)
+        for i in range(FIT_STEPS):
+            trainer.step(i)
+    at = [FIT_STEPS]
+
+    def run(mode: str) -> Workload:
+        def work() -> None:
+            with isolated(None, 1, mode):
+                for _ in range(steps):
+                    trainer.step(at[0])
+                    at[0] += 1
+
+        return work
+
+    return run("flush"), run("keep")
+
+
+def bench_fitted(quick: bool) -> list[Outcome]:
+    steps = 5 if quick else 10
+    flushed, kept = fitted_step_workloads(steps)
+    a, b, ratio = alternate(flushed, kept, 3 if quick else 5)
+    return [Outcome("fitted large-init step (subnormals)", f"{steps / a:.1f} step/s",
+                    f"{steps / b:.1f} step/s (kept)", ratio, ">= 2x", ratio >= 2.0)]  # fmt: skip
+
+
 BENCHMARKS: dict[str, Callable[[bool], list[Outcome]]] = {
     "generation": bench_generation,
     "trainer": bench_trainer,
     "model": bench_model,
     "memory": bench_memory,
+    "fitted": bench_fitted,
     "sweep": bench_sweep,
     "paper": bench_paper,
     "eval": bench_eval,
