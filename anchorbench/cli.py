@@ -490,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--quick", action="store_true", help="fewer repeats (a smoke check, noisier)")
     q.add_argument(
         "--only", action="append", default=[], metavar="NAME",
-        help="run only this benchmark (repeatable): generation, trainer, model, sweep, paper, eval, memory",
+        help="run only this benchmark (repeatable): generation, trainer, model, fitted, sweep, paper, eval, memory",
     )  # fmt: skip
     q.set_defaults(func=cmd_bench)
 
