@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The leaderboard's baseline rows: run the standard suite (3 seeds, one torch thread each, so
 # that `anchorbench leaderboard verify` reproduces them exactly) and write each submission to
-# leaderboard/submissions/. Usage: baselines/run.sh [NAME ...]   (default: all six)
-# About 15 minutes per transformer baseline on one core; run two at a time on 2 cores.
+# leaderboard/submissions/. Usage: [WORKERS=2] baselines/run.sh [NAME ...]   (default: all eleven)
+# About 15 minutes per transformer baseline on one core, 27-55 per zoo model; WORKERS=2 trains two
+# seeds at a time on 2 cores (one torch thread each either way, so the scores are the same).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,10 +35,13 @@ ARGS[hyena]="--model hyena"
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(transformer-post-small transformer-post-large transformer-pre-small transformer-pre-large lstm mlp
   gru linear-attention selective-ssm rwkv hyena)
+workers="${WORKERS:-1}"
 for name in "${names[@]}"; do
   # shellcheck disable=SC2086
-  anchorbench run standard ${ARGS[$name]} --set train.threads=1 --seeds 3 --quiet --out "results/baseline-$name" --resume \
-    || anchorbench run standard ${ARGS[$name]} --set train.threads=1 --seeds 3 --quiet --out "results/baseline-$name"
+  anchorbench run standard ${ARGS[$name]} --set train.threads=1 --seeds 3 --workers "$workers" --quiet \
+    --out "results/baseline-$name" --resume \
+    || anchorbench run standard ${ARGS[$name]} --set train.threads=1 --seeds 3 --workers "$workers" --quiet \
+      --out "results/baseline-$name"
   # submit never overwrites a file: write beside it, then replace the previous row (a re-run).
   new="$(mktemp -d)"
   anchorbench submit "results/baseline-$name" --name "${TITLE[$name]}" \

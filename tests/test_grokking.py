@@ -165,10 +165,13 @@ def test_condensation_counts_aligned_and_random_neurons():
 
 
 def test_fourier_concentration_of_a_single_frequency_embedding():
-    class Emb(torch.nn.Module):
+    class Emb(torch.nn.Module):  # a model declares its table through token_embedding() (the model contract)
         def __init__(self, weight):
             super().__init__()
             self.embed = torch.nn.Embedding.from_pretrained(weight)
+
+        def token_embedding(self) -> torch.nn.Embedding:
+            return self.embed
 
     p = 31
     k = np.arange(p)
