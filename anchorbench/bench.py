@@ -23,10 +23,10 @@ alike. Absolute rates are printed for context only.
               evaluations times their cost over the run's training time (anchorbench/bench_eval.py)
                                                                  (target < 10% each)
 * fitted      a training step of a *fitted* large-init transformer (init-composite-cpu's large-init
-              entry trained past its fit, step 1,500 of 8,000), anchorbench's default (subnormal
-              floats flushed) vs the same steps keeping subnormals: a saturated softmax fills the
-              gradients with subnormals, each a microcode assist on an x86 CPU; fresh models do
-              not show it                                        (target >= 2x)
+              entry trained past its fit, step 1,500 of 8,000) vs the same model fresh, both as
+              anchorbench trains them (subnormal floats flushed): a saturated softmax fills the
+              gradients with subnormals, each a microcode assist on Intel x86 CPUs; the rate
+              keeping them is printed beside                    (target within 1.5x)
 * memory      peak resident memory of `anchorbench run quickstart` (target < 1 GiB),
               and the token dtype of the stored data (smallest that holds the vocab)
 
@@ -390,10 +390,11 @@ sys.exit(code)
 FIT_STEPS = 1500  # init-composite-cpu's large-init entry fits (train accuracy ~1) by step ~1,200
 
 
-def fitted_step_workloads(steps: int) -> tuple[Workload, Workload]:
-    """(flushed, kept): ``steps`` training steps of the large-init [INIT] transformer after it has
-    fitted its training set, with subnormal floats flushed to zero (anchorbench's default) and kept.
-    The fit itself (``FIT_STEPS`` steps, about a minute on one core) happens here, untimed."""
+def fitted_step_workloads(steps: int) -> tuple[Workload, Workload, Workload]:
+    """(fitted, fresh, fitted and kept): ``steps`` training steps of the large-init [INIT]
+    transformer after it has fitted its training set and of the same model freshly initialized,
+    both as anchorbench trains them (subnormal floats flushed), and of the fitted one keeping
+    subnormals. The fit itself (``FIT_STEPS`` steps, about a minute on one core) happens here."""
     from anchorbench.execution.plan import plan_entry
     from anchorbench.specs import load_suite
     from anchorbench.training.loop import Trainer
@@ -403,12 +404,14 @@ def fitted_step_workloads(steps: int) -> tuple[Workload, Workload]:
     plan = plan_entry(entry, None, ())
     dataset = plan.task.family_obj.generate(plan.params, 0)
     with isolated(0, 1, "flush"):
-        trainer = Trainer(plan.build_model(0), dataset, plan.train, seed=0, progress=False)
+        fitted = Trainer(plan.build_model(0), dataset, plan.train, seed=0, progress=False)
+        fresh = Trainer(plan.build_model(1), dataset, plan.train, seed=1, progress=False)
         for i in range(FIT_STEPS):
-            trainer.step(i)
-    at = [FIT_STEPS]
+            fitted.step(i)
 
-    def run(mode: str) -> Workload:
+    def run(trainer: Trainer, start: int, mode: str) -> Workload:
+        at = [start]
+
         def work() -> None:
             with isolated(None, 1, mode):
                 for _ in range(steps):
@@ -417,15 +420,20 @@ def fitted_step_workloads(steps: int) -> tuple[Workload, Workload]:
 
         return work
 
-    return run("flush"), run("keep")
+    return run(fitted, FIT_STEPS, "flush"), run(fresh, 0, "flush"), run(fitted, 2 * FIT_STEPS, "keep")
 
 
 def bench_fitted(quick: bool) -> list[Outcome]:
+    """A fitted model must step about as fast as a fresh one. On an x86 CPU with a large penalty
+    for subnormal floats (the Intel Xeons measured: 4-5x) only flushing them keeps it so; on AMD
+    Zen 4 keeping them costs little. The kept rate is printed for context."""
     steps = 5 if quick else 10
-    flushed, kept = fitted_step_workloads(steps)
-    a, b, ratio = alternate(flushed, kept, 3 if quick else 5)
-    return [Outcome("fitted large-init step (subnormals)", f"{steps / a:.1f} step/s",
-                    f"{steps / b:.1f} step/s (kept)", ratio, ">= 2x", ratio >= 2.0)]  # fmt: skip
+    fitted, fresh, kept = fitted_step_workloads(steps)
+    a, b, ratio = alternate(fitted, fresh, 3 if quick else 5)
+    c = seconds(kept)
+    return [Outcome("fitted large-init step vs fresh (subnormals flushed)", f"{steps / a:.1f} step/s",
+                    f"{steps / b:.1f} step/s fresh; kept: {steps / c:.1f} step/s", ratio, ">= 0.67x (1.5x)",
+                    ratio >= 1 / 1.5)]  # fmt: skip
 
 
 BENCHMARKS: dict[str, Callable[[bool], list[Outcome]]] = {

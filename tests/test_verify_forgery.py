@@ -187,3 +187,27 @@ def test_the_fingerprint_names_what_decides_the_kernels() -> None:
     # a record from before these fields cannot promise bitwise equality
     old = env.model_copy(update={"cpu_id": None, "cpu_isa": None, "mkl_dispatch": None, "dispatch_env": None})
     assert len(stack_differences(old, env, **code)) == 4
+
+
+def test_verify_compares_each_seeds_grokking_time(board: Path, capsys) -> None:
+    path = board / "submissions" / "transformer-tiny.json"
+    assert main(["leaderboard", "verify", str(path), "--seed", "0", "--task", "grokking", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "t_gen(0.95)" in line)
+    assert row.split()[-1] == "ok" and "—" not in row, "the re-run's timing is compared, censored at its budget"
+    # a seed claimed to have generalized at step 10, its summary recomputed: only the re-run can tell
+    data = load(path)
+    seeds = data["tasks"]["grokking"]["seeds"]
+    seeds[0]["timing"]["0.95"].update(t_gen=10, grokked=True)
+    from anchorbench.execution.results import timing_summary
+
+    per_seed = [s["timing"]["0.95"] for s in seeds]
+    summary = timing_summary([t["t_gen"] for t in per_seed], [t["budget"] for t in per_seed],
+                             [t["grokked"] for t in per_seed])  # fmt: skip
+    summary.pop("survival")
+    data["tasks"]["grokking"]["timing"]["0.95"] = summary
+    save(path, rehash(data))
+    assert main(["leaderboard", "validate", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", "verify", str(path), "--seed", "0", "--task", "grokking", "--quiet"]) == 1
+    assert "grokking.t_gen(0.95) (seed 0)" in capsys.readouterr().out

@@ -237,6 +237,7 @@ def recorded_entry(
         model=resolve_model(model[0], dict(model[1])),
         train=validate(TrainConfig, train, "train"),
         intervention=resolve_intervention(str(iv.pop("name")), iv) if iv else None,
+        analyses=tuple(spec.analyses),  # the task's own (grokking timing): what its record holds
     )
 
 

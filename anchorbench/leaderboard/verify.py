@@ -311,19 +311,21 @@ def timing_check(label: str, number: int, claimed: dict[str, Any], rerun: Any, r
     mine = claimed.get(TIMING_Q)
     again = rerun.timing.get(TIMING_Q)
 
-    def steps(t: Any) -> float | None:
+    def steps(t: Any, run: Any = None) -> float | None:
         if t is None:
             return None
         data = t if isinstance(t, dict) else t.model_dump()
-        value = data.get("t_gen")
-        return float(value) if value is not None else (float(data["budget"]) if data.get("budget") else None)
+        if data.get("t_gen") is not None:
+            return float(data["t_gen"])
+        budget = data.get("budget") or (run.steps_completed if run is not None else None)
+        return float(budget) if budget else None
 
-    recorded, measured = steps(mine), steps(again)
+    recorded, measured = steps(mine), steps(again, rerun)
     name = f"t_gen({TIMING_Q})"
     if exact:
         return ScoreCheck(label, number, name, recorded, measured, EXACT, "exact", "bitwise (same stack)")
     budget = float((again.budget if again is not None else None) or rerun.steps_completed)
-    spread = [steps(r.timing.get(TIMING_Q)) for r in reruns]
+    spread = [steps(r.timing.get(TIMING_Q), r) for r in reruns]
     spread = [v for v in spread if v is not None]
     own = _stdev(spread)
     sd = max(own, 0.05 * budget)
