@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import statistics
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -327,19 +328,12 @@ def timing_check(label: str, number: int, claimed: dict[str, Any], rerun: Any, r
     budget = float((again.budget if again is not None else None) or rerun.steps_completed)
     spread = [steps(r.timing.get(TIMING_Q), r) for r in reruns]
     spread = [v for v in spread if v is not None]
-    own = _stdev(spread)
+    own = statistics.stdev(spread) if len(spread) >= 2 else 0.0
     sd = max(own, 0.05 * budget)
     resolution = float((again.resolution_gen if again is not None else None) or 0)
     band = Z * math.sqrt(2) * sd + 2 * resolution
     why = f"{Z:g} x sqrt 2 x t_gen sd {sd:.3g} ({'re-runs' if own > 0.05 * budget else '5% of the budget'}) + 2 evals"
     return ScoreCheck(label, number, name, recorded, measured, band, "consistent", why)
-
-
-def _stdev(values: list[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    mean = sum(values) / len(values)
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 def _reference(sub: Submission, label: str, score: str):  # -> ReferenceSpread | None
