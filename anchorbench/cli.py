@@ -389,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     task_args(q)
     q.set_defaults(func=cmd_show)
 
-    q = sub.add_parser("export", help="write one split of a task's dataset to .npz or .jsonl")
+    q = sub.add_parser("export", help="write one split of a task's dataset (or all) to .npz, .jsonl or .parquet")
     task_args(q)
     q.add_argument("--split", default="train", help="the split to write, or all (default: train; `show` lists them)")
     q.add_argument("--out", required=True, help="file to write: .npz (arrays), .jsonl or .parquet (a row a sequence)")
@@ -496,9 +496,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from anchorbench.gate.command import add_parser as add_ci
     from anchorbench.leaderboard.commands import add_parsers
+    from anchorbench.leaderboard.validity import add_parser as add_validity
 
     add_parsers(sub)
     add_ci(sub)
+    add_validity(sub)
     for name in ("list", "show", "export", "run", "sweep", "ci"):
         sub.choices[name].add_argument(
             "--include-path", action="append", default=[], metavar="DIR",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import browser  # noqa: F401 (the `browser` fixture, for the page tests)
 from leaderboard_fixtures import MODELS, TINY_SUITE
 
 from anchorbench.cli import main

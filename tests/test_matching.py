@@ -1,4 +1,4 @@
-"""[MATCH] matching tasks: the SPEC rules re-implemented row by row, and their scores."""
+"""[MATCH] matching tasks: the papers' rules re-implemented row by row, and their scores."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One contract for every registered task, then each family's rule re-implemented from SPEC.md.
+"""One contract for every registered task, then each family's rule re-implemented from the papers (docs/papers.md).
 
 Generation throughput is benchmarked in tests/benchmarks, not here.
 """
@@ -25,7 +25,7 @@ REGRESSION_TASKS = [t for t in TASK_IDS if TASKS.get(t).objective == "regression
 ALL_TOKEN_TASKS = {t for t in TASK_IDS if TASKS.get(t).objective == "all-tokens"}
 # Splits that are the same grid for every seed, as the papers fix them (the seed draws the init):
 # [COND-PD]'s 4 points and test grid, [FREQ]'s evenly spaced test points.
-SEED_FREE_SPLITS = {"condensation": {"train", "test"}, "frequency": {"test"}}
+SEED_FREE_SPLITS = {"condensation": {"train", "test"}, "frequency": {"test"}, "text": {"validation", "test"}}
 # Regression tasks whose test grid may hold a training point: [COND-PD]'s test grid has the 4
 # training points' ends, [FREQ]'s training points come from a grid that shares the test grid's ends.
 GRID_TEST_FAMILIES = {"condensation", "frequency"}
@@ -33,14 +33,15 @@ GRID_TEST_FAMILIES = {"condensation", "frequency"}
 # about 1/e of the examples with no active feature (the all-zero input) in every split.
 ATOM_FAMILIES = {"superposition"}
 SMALL = {"n_train": 600, "n_test": 200}
-NOISE_LOW, NOISE_HIGH = 20, 99  # SPEC.md, common conventions
-SHIFT = {1: 5, 2: 1, 3: -2, 4: -8}  # SPEC.md, families 1 and 2
+NOISE_LOW, NOISE_HIGH = 20, 99  # the papers' common conventions
+SHIFT = {1: 5, 2: 1, 3: -2, 4: -8}  # [AF], families 1 and 2
 # The splits each family's docs promise (module docstrings in anchorbench/data/).
 DOCUMENTED_SPLITS = {
     "anchor-identity": {"train", "test"},
     "anchor-composition": {"train", "test", "unseen"},
     "anchor-composite": {"train", "test", "unseen"},
     "sentence-grammar": {"train", "test", "yoking"},
+    "text": {"train", "validation", "test"},
 }
 HELD_OUT_TASKS = [t for t in TASK_IDS if "held_out_pairs" in TASKS.get(t).family_obj.params.model_fields]
 
@@ -52,7 +53,7 @@ def fields(task_id: str) -> set[str]:
 def small(task_id: str) -> dict[str, Any]:
     """Small sizes for the family: sampled families take n_train/n_test, modular a small p."""
     if "n_train" in fields(task_id):
-        return SMALL
+        return {k: v for k, v in SMALL.items() if k in fields(task_id)}  # text: held-out splits tile blocks
     return {"p": 23} if "p" in fields(task_id) else {}
 
 
@@ -62,6 +63,8 @@ def params_for(task_id: str, **overrides: Any) -> Any:
         while any(p % d == 0 for d in range(2, int(p**0.5) + 1)):  # division needs a prime
             p += 1
         overrides["p"] = p
+    if "vocab_size" in overrides and "corpus" in fields(task_id):  # text: the vocabulary is bytes, always 256
+        overrides.pop("vocab_size")
     if "vocab_size" in overrides and "n_content" in fields(task_id):  # sentence-grammar: 1 + topics + content
         topics = TASKS.get(task_id).resolve_params(small(task_id)).n_topics
         overrides["n_content"] = overrides.pop("vocab_size") - 1 - topics
@@ -145,6 +148,8 @@ def test_documented_splits_exist_with_their_sizes(task_id: str) -> None:
         assert len(ds.splits["train"]) == SMALL["n_train"]
         p = params_for(task_id)
         for name in set(ds.splits) - {"train"}:  # a split with a size of its own: n_<split>
+            if spec.family == "text":  # held-out windows tile fixed blocks (tests/test_text.py)
+                continue
             assert len(ds.splits[name]) == getattr(p, f"n_{name}", SMALL["n_test"]), name
     else:  # exhaustive families: the splits partition every example
         p = params_for(task_id)
@@ -229,7 +234,9 @@ def test_decode_shows_the_label(task_id: str) -> None:
     family = TASKS.get(task_id).family_obj
     for name, s in ds.splits.items():
         line = family.decode(ds, name, 0)
-        if task_id in ALL_TOKEN_TASKS:  # every position's label, in the family's words
+        if family.name == "text":  # every position's label: the next bytes, as text
+            assert repr(bytes(s.labels[0]).decode("utf-8", errors="replace")) in line, line
+        elif task_id in ALL_TOKEN_TASKS:  # every position's label, in the family's words
             assert len(line.split("->  ")[1].split()) >= ds.seq_len, line
         else:
             assert f"->  {int(s.labels[0])}" in line, line
@@ -350,7 +357,7 @@ def test_noise_is_roughly_uniform_over_20_99() -> None:
     tokens = s.tokens.astype(np.int64)
     pos = anchor_positions(tokens, tokens == 3, 1)
     counts = np.bincount(tokens[noise_mask(tokens.shape, pos, 2)], minlength=100)[NOISE_LOW:]
-    assert (counts > 0).all()  # every noise value occurs, 100 is never drawn (SPEC: 20..99)
+    assert (counts > 0).all()  # every noise value occurs, 100 is never drawn (the paper: 20..99)
     expected = counts.sum() / len(counts)
     chi2 = float(((counts - expected) ** 2 / expected).sum())
     assert chi2 < 160  # 79 degrees of freedom; p < 1e-6 beyond ~160

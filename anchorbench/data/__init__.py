@@ -19,3 +19,4 @@ FAMILIES.register("teacher-student", lazy="anchorbench.data.teacher:FAMILY", ori
 FAMILIES.register("sines", lazy="anchorbench.data.sines:FAMILY", origin="built-in")
 FAMILIES.register("parity", lazy="anchorbench.data.parity:FAMILY", origin="built-in")
 FAMILIES.register("sentence-grammar", lazy="anchorbench.data.sentence_grammar:FAMILY", origin="built-in")
+FAMILIES.register("text", lazy="anchorbench.data.text:FAMILY", origin="built-in")

@@ -5,7 +5,7 @@ active feature per example on average, the convention of the same group's toy-mo
 liuyz0/SuperpositionScaling) and then takes a value U_i ~ Uniform(0, 2): ``x_i = B_i U_i``. The
 teacher weighs feature i by its importance ``A_ii = i^-b``: ``y = A x``. A student that learns
 feature i on its own at a rate proportional to its second moment E[x_i^2] = 4 p_i / 3 has the loss
-``sum_i i^(-a-2b) exp(-c i^-a t) ~ t^-((a + 2b - 1) / a)`` (SPEC.md [PLAW-SUP]).
+``sum_i i^(-a-2b) exp(-c i^-a t) ~ t^-((a + 2b - 1) / a)`` (docs/papers.md [PLAW-SUP]).
 
 The rates and weights are computed one value at a time (anchorbench.data.scalar_math), so that the
 data are the same bits on every CPU. Training and test sets are drawn from their own streams; the

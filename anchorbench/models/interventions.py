@@ -9,7 +9,7 @@ layers, per head h:
 
 with alpha a learnable scalar per (layer, head) started at ``scale``, or fixed at ``scale``.
 ``mode: identity`` uses R = I (the control arm, reported not to help). The exact v1
-definition is not public; this is the v2 form SPEC.md describes, and our choice of
+definition is not public; this is the v2 paper's form (docs/papers.md [MATCH]), and our choice of
 defaults (target vo, all layers, scale 0.1, learnable) is recorded in every result.
 
 R is drawn from its own generator seeded by (run seed, layer), so the plain and the

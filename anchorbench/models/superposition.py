@@ -5,7 +5,7 @@
   ``tied`` makes ``W_d = W_e^T`` (the toy model's original form and liuyz0/SuperpositionScaling's).
 * ``feature-channels``: no bottleneck and no interference, one channel per feature,
   ``y_i = w_i x_i + b_i``: each feature is learned on its own at a rate set by its second moment,
-  the sequential-learning picture whose loss exponent is (a + 2b - 1) / a (SPEC.md [PLAW-SUP]).
+  the sequential-learning picture whose loss exponent is (a + 2b - 1) / a (docs/papers.md [PLAW-SUP]).
 """
 
 from __future__ import annotations

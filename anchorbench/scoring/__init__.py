@@ -10,6 +10,7 @@ from anchorbench.scoring import (  # noqa: F401  (registration on import)
     reasoning,
     recitation,
     statistical,
+    text,
     windows,
 )
 from anchorbench.scoring.evaluation import Evaluation, SplitEval

@@ -9,7 +9,7 @@ At the current weights w* (the trained model, at a minimum by the end of the run
   ``v . grad l_i(w* + delta v)`` (the noise of SGD along v, up to the batch size), fitted by
   ``c0 + c1 delta + c2 delta^2`` on relative residuals; the fit's R^2 against a constant, and the
   quadratic-noise prediction beside it: ``c2 ~ Var_i(v^T H_i v)``, the per-sample curvature's
-  variance (SPEC.md [PLAW-SGD]; Meng et al. 2006.13719);
+  variance (docs/papers.md [PLAW-SGD]; Meng et al. 2006.13719);
 * the tails: SGD (batch ``SGD_BATCH``, step 1 / lambda_max, ``SGD_STEPS`` steps from w*) and, as
   the control, gradient descent with Gaussian noise of SGD's covariance at w* (constant, not
   state-dependent); their iterates projected on the top direction: excess kurtosis (0 for a

@@ -5,7 +5,7 @@ evaluation so far) and fits ``L(t) = c t^-alpha + L_inf`` with the pipeline of e
 ``power_law`` (anchorbench.scoring.dynamics.power_law: log-binned points, a window past the plateau
 and before the floor that must span >= 1.5 decades; null when it does not).
 
-The theory is the sequential-learning one of SPEC.md [PLAW-SUP]: feature i relaxes on its own at a
+The theory is the sequential-learning one of docs/papers.md [PLAW-SUP]: feature i relaxes on its own at a
 rate proportional to p_i ~ i^-a, so ``L(t) = sum_i i^(-a-2b) exp(-c i^-a t)``, whose exponent is
 (a + 2b - 1) / a for infinitely many features. With N features the sum is cut at N, and for
 b = 0 and a near 1 that cut bends the curve over every window a run can see (the tail beyond
@@ -14,7 +14,7 @@ to the exact finite-N curve over the run's own steps, the value the no-bottlenec
 show at this N and this run length. For t well before the rarest feature's relaxation the cut is a
 constant: the sum over i <= N is the infinite sum minus the missing tail, ``c t^-alpha - D``, so a fit
 whose floor may be negative, over a window ending there, recovers (a + 2b - 1)/a at finite N
-(``loss_exponent_offset``; the standard fit keeps 0 <= L_inf <= min L, SPEC.md).
+(``loss_exponent_offset``; the standard fit keeps 0 <= L_inf <= min L).
 """
 
 from __future__ import annotations
