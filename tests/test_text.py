@@ -159,12 +159,13 @@ def test_the_validity_report_names_the_rows_and_what_is_left_out(tmp_path, monke
 
     rows = validity.text_rows(validity.board_rows())
     assert len(rows) == 10 and "mlp" not in {r.model for r in rows}
-    fake = {r.slug: {"test_bpb": [3.0 - i * 0.1] * 3, "test_recall_bpb": [1.0] * 3, "test_nonrecall_bpb": [3.2] * 3}
+    fake = {r.slug: {"test_bpb": [3.0 - i * 0.1] * 3, "test_recall_bpb": [1.0 + i] * 3, "test_nonrecall_bpb": [3.2] * 3,
+                     "recall_share": [0.07] * 3, "n_params": [1000.0] * 3}
             for i, r in enumerate(rows)}  # fmt: skip
     for r in rows:
         (tmp_path / r.slug / "text-lm-v1").mkdir(parents=True)
     monkeypatch.setattr(validity, "text_scores", lambda folder: fake[folder.name])
-    out = validity.report(tmp_path)
+    out = validity.report(tmp_path, reps=50)
     assert "left out: `mlp`" in out and out.count("| `") >= 10
     assert "| mean primary |" in out and "identity.test_accuracy" in out and "matching.ood_query_accuracy" in out
     with pytest.raises(UserError, match="no board row"):

@@ -98,7 +98,11 @@ def text_scores(folder: Path) -> dict[str, list[float]]:
     seeds = sorted((folder / TEXT_TASK).glob("seed-*/result.json"), key=lambda p: int(p.parent.name[5:]))
     results = [RunResult.model_validate(read_json(p)) for p in seeds]
     done = [r for r in results if r.status == "completed"]
-    return {k: [float(r.scores[k]) for r in done] for k in TEXT_SCORES} | {"seed": [float(r.seed) for r in done]}
+    scores = {k: [float(r.scores[k]) for r in done] for k in (*TEXT_SCORES, "test_recall_share")}
+    return scores | {
+        "recall_share": scores.pop("test_recall_share"),
+        "n_params": [float(r.model.n_params) for r in done],
+    }
 
 
 def board_scores(row: BoardRow) -> dict[str, list[float]]:
@@ -160,7 +164,7 @@ def interval(values: list[float]) -> str:
     return f"{ci['mean']:.3f} [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]"
 
 
-def report(folder: Path) -> str:
+def report(folder: Path, *, reps: int = BOOTSTRAP) -> str:
     """The Markdown tables of docs/validity.md, from a folder that ``validity run`` wrote."""
     rows = [r for r in text_rows(board_rows()) if (folder / r.slug / TEXT_TASK).is_dir()]
     if not rows:
@@ -170,21 +174,36 @@ def report(folder: Path) -> str:
     lines = [f"Entries: {len(rows)} board rows on `{TEXT_TASK}` ({', '.join(r.slug for r in rows)}); left out: "
              + "; ".join(f"`{m}` ({why})" for m, why in LAST_POSITION_ONLY.items()) + ".", ""]  # fmt: skip
     lines += [
-        "| board row | model | seeds | test bpb | recall bpb | other bpb | other - recall |",
-        "|---|---|---|---|---|---|---|",
+        "| board row | model | params | seeds | test bpb | recall bpb | other bpb | other - recall | gap to best | "
+        "on recall bytes |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(rows, key=lambda r: np.mean(text[r.slug]["test_bpb"])):
+    ordered = sorted(rows, key=lambda r: np.mean(text[r.slug]["test_bpb"]))
+    best = {k: float(np.mean(text[ordered[0].slug][k])) for k in TEXT_SCORES}
+    share = float(np.mean(text[ordered[0].slug]["recall_share"]))
+    for r in ordered:
         t = text[r.slug]
         gap = [o - c for o, c in zip(t["test_nonrecall_bpb"], t["test_recall_bpb"])]
         cells = [interval(t[k]) for k in TEXT_SCORES] + [interval(gap)]
-        lines.append(f"| {r.name} | `{r.model}` | {len(t['test_bpb'])} | " + " | ".join(cells) + " |")
+        # Zoology's question: how much of this entry's excess over the best entry sits on recall bytes
+        behind = float(np.mean(t["test_bpb"])) - best["test_bpb"]
+        on_recall = share * (float(np.mean(t["test_recall_bpb"])) - best["test_recall_bpb"])
+        cells += [f"{behind:.3f}", f"{on_recall / behind:.0%}" if behind > 0 else "-"]
+        lines.append(
+            f"| {r.name} | `{r.model}` | {int(t['n_params'][0]):,} | {len(t['test_bpb'])} | " + " | ".join(cells) + " |"
+        )
+    lines += [
+        "",
+        f'Recall bytes are {share:.1%} of the test bytes. "on recall bytes": the share of the entry\'s excess bpb '
+        "over the best entry that the recall bytes carry (their share times their excess, over the total excess).",
+    ]
     synthetic = {r.slug: board_scores(r) for r in rows}
     names = list(next(iter(synthetic.values())))
     names = ["mean primary"] + [n for n in names if n != "mean primary"]
     lines += [
         "",
         "Agreement: Spearman rho(synthetic score, -bits per byte) over the entries, with a 95% bootstrap interval "
-        f"({BOOTSTRAP} replicates, seeds redrawn within each entry on both sides).",
+        f"({reps} replicates, seeds redrawn within each entry on both sides).",
         "",
         "| synthetic score | rho vs test bpb | rho vs recall bpb | rho vs other bpb |",
         "|---|---|---|---|",
@@ -192,7 +211,8 @@ def report(folder: Path) -> str:
     for name in names:
         cells = []
         for target in TEXT_SCORES:
-            rho, low, high = agreement([synthetic[r.slug][name] for r in rows], [text[r.slug][target] for r in rows])
+            scores, bits = [synthetic[r.slug][name] for r in rows], [text[r.slug][target] for r in rows]
+            rho, low, high = agreement(scores, bits, reps=reps)
             cells.append(f"{rho:+.2f} [{low:+.2f}, {high:+.2f}]")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
