@@ -184,3 +184,19 @@ def test_pytest_plugin_fixture_and_slow_marker(tmp_path: Path) -> None:
     assert "2 passed, 1 skipped" in proc.stdout
     proc = subprocess.run([*cmd, "--anchorbench-slow", "-k", "slow"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 1 and "must be skipped" in proc.stdout
+
+
+def test_recording_a_baseline_applies_no_floors_and_gating_does(tmp_path: Path, monkeypatch) -> None:
+    """`--save-baseline` alone records (a model under the shipped floors can record its baseline on
+    main); the same run without it gates on the shipped floors and fails there."""
+    from anchorbench.gate import checks
+
+    impossible = tmp_path / "floors.yaml"
+    impossible.write_text(yaml.safe_dump({"identity": {"train_accuracy": 1.0, "test_loss": 0.0}}))
+    monkeypatch.setattr(checks, "shipped_floors", lambda suite_id, target: impossible)
+    tiny = ["--set", "train.steps=20", "--set", "train.eval_every=10", "--set", "train.threads=1"]
+    assert ci(tmp_path, *tiny, "--save-baseline", str(tmp_path / "b.json")) == 0
+    assert json.loads((tmp_path / "b.json").read_text())["scores"]["identity"]
+    assert "**FAIL**" not in (tmp_path / "summary.md").read_text()
+    assert ci(tmp_path, *tiny) == 1  # no baseline to save: the shipped floors gate
+    assert "**FAIL**" in (tmp_path / "summary.md").read_text()

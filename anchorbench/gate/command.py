@@ -35,16 +35,19 @@ def cmd_ci(args: argparse.Namespace) -> int:
     plan = make_plan(request)
     entries = {e.label: tuple(e.task.scores) for e in plan.entries}
     floors_path = Path(args.thresholds) if args.thresholds else None
-    if floors_path is None and not args.baseline:
+    if floors_path is None and not args.baseline and args.save_baseline:
+        # Recording a model's baseline (on main, once): the shipped floors are the default models',
+        # which another architecture may fall under; the record is what later runs gate on.
+        print("recording a baseline only: no floors applied (add --thresholds FILE to gate too)", file=sys.stderr)
+    elif floors_path is None and not args.baseline:
         # A gate with nothing to gate on would pass anything: use the suite's own floors, or refuse.
         floors_path = shipped_floors(plan.suite.id if plan.suite else None, args.suite)
-        if floors_path is None and not args.save_baseline:
+        if floors_path is None:
             raise UserError(
                 f"nothing to gate on: suite '{args.suite}' ships no floors; give --thresholds FILE and/or "
                 "--baseline PATH (or only --save-baseline PATH to record a baseline)"
             )
-        if floors_path is not None:
-            print(f"gating on the floors shipped with the suite: {floors_path}", file=sys.stderr)
+        print(f"gating on the floors shipped with the suite: {floors_path}", file=sys.stderr)
     floors = load_floors(floors_path, entries) if floors_path else {}
     baseline = load_baseline(Path(args.baseline)) if args.baseline else {}
     out = runner.choose_out(plan, Path(args.out) if args.out else None, Path(args.results_dir), resume=False)
