@@ -122,8 +122,9 @@ def repeats(windows: np.ndarray, length: int) -> np.ndarray:
     pos = np.tile(np.arange(m), rows)
     flat = grams.reshape(-1)
     order = np.lexsort((pos, flat, row))
+    g, r = flat[order], row[order]
     again = np.zeros(len(order), dtype=bool)
-    again[1:] = (flat[order][1:] == flat[order][:-1]) & (row[order][1:] == row[order][:-1])
+    again[1:] = (g[1:] == g[:-1]) & (r[1:] == r[:-1])
     out = np.zeros(rows * m, dtype=np.uint8)
     out[order] = again
     return out.reshape(rows, m)
@@ -172,24 +173,20 @@ def decode(ds: Dataset, split: str, i: int) -> str:
 
 def verify(ds: Dataset, p: TextParams) -> list[str]:
     problems = []
-    data = corpus_bytes()
+    corpus = np.frombuffer(corpus_bytes(), dtype=np.uint8)
+    cut = blocks(len(corpus), p.block)
     for name, s in ds.splits.items():
         tok, lab = s.tokens, s.labels
+        windows = np.concatenate([tok, lab[:, -1:]], axis=1)  # [N, T + 1]: the bytes each window read
         if not np.array_equal(lab[:, :-1], tok[:, 1:]):
             problems.append(f"{name}: a label is not the next input byte")
-        if not np.array_equal(
-            s.meta["recall"], recall_mask(np.concatenate([tok, lab[:, -1:]], axis=1), p.recall_ngram)
-        ):
+        if not np.array_equal(s.meta["recall"], recall_mask(windows, p.recall_ngram)):
             problems.append(f"{name}: the recall mask is not the n-gram rule's")
-        corpus = np.frombuffer(data, dtype=np.uint8)
         at = s.meta["offset"]
-        if not np.array_equal(
-            np.concatenate([tok, lab[:, -1:]], axis=1), corpus[at[:, None] + np.arange(p.context + 1)]
-        ):
+        if not np.array_equal(windows, corpus[at[:, None] + np.arange(p.context + 1)]):
             problems.append(f"{name}: a window is not the corpus's bytes at its offset")
-        own = blocks(len(data), p.block)[name]
         block_of = at // p.block * p.block
-        if not (np.isin(block_of, own).all() and ((at + p.context) // p.block * p.block == block_of).all()):
+        if not (np.isin(block_of, cut[name]).all() and ((at + p.context) // p.block * p.block == block_of).all()):
             problems.append(f"{name}: a window lies outside the split's own blocks")
     return problems
 

@@ -106,17 +106,17 @@ def text_scores(folder: Path) -> dict[str, list[float]]:
 
 
 def board_scores(row: BoardRow) -> dict[str, list[float]]:
-    """Per-seed synthetic scores of a board row: each entry's primary score and their mean over
-    entries (seed by seed: the entries ran the same seeds)."""
+    """Per-seed synthetic scores of a board row: each entry's primary score (as the board ranks it)
+    and their mean over entries, seed by seed (the entries ran the same seeds)."""
+    from anchorbench.leaderboard.build import primary_values
     from anchorbench.leaderboard.suite import requirement
 
+    per_entry = primary_values(row.sub)
+    if per_entry is None:
+        raise UserError(f"board row {row.slug}: not a submission of the current standard suite")
     entries = requirement().entries
-    out: dict[str, list[float]] = {}
-    for label, result in row.sub.tasks.items():
-        name = entries[label].primary_score
-        out[f"{label}.{name}"] = [float(s.scores[name]) for s in result.seeds]
-    n = min(len(v) for v in out.values())
-    out["mean primary"] = [float(np.mean([v[i] for v in out.values()])) for i in range(n)]
+    out = {f"{label}.{entries[label].primary_score}": v for label, v in zip(row.sub.tasks, per_entry)}
+    out["mean primary"] = [float(np.mean(seed)) for seed in zip(*per_entry)]
     return out
 
 

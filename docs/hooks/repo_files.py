@@ -103,19 +103,18 @@ def local_links(markdown: str) -> list[str]:
 
 
 def on_files(files: Files, config) -> Files:  # noqa: ANN001
-    root = ROOT
     origin.clear()
     for f in files.documentation_pages():
         origin[f.src_uri] = "docs/" + f.src_uri
-    files.append(File.generated(config, "index.md", abs_src_path=str(root / "README.md")))
+    files.append(File.generated(config, "index.md", abs_src_path=str(ROOT / "README.md")))
     origin["index.md"] = "README.md"
 
     wanted = list(ALWAYS)
     for repo_path in list(origin.values()):
-        wanted += [resolve(repo_path, t)[0] for t in local_links((root / repo_path).read_text())]
+        wanted += [resolve(repo_path, t)[0] for t in local_links((ROOT / repo_path).read_text())]
     while wanted:
         repo_path = wanted.pop()
-        target = root / repo_path
+        target = ROOT / repo_path
         uri = site_path(repo_path)
         if repo_path.startswith("../") or files.get_file_from_path(uri):
             continue  # outside the repository (reported at rendering), or on the site already
@@ -138,7 +137,6 @@ def on_files(files: Files, config) -> Files:  # noqa: ANN001
 
 
 def on_page_markdown(markdown: str, page, config, files: Files) -> str:  # noqa: ANN001
-    root = ROOT
     here = page.file.src_uri
     repo_here = origin.get(here, "docs/" + here)
 
@@ -146,7 +144,7 @@ def on_page_markdown(markdown: str, page, config, files: Files) -> str:  # noqa:
         if not is_local(target):
             return target
         repo_path, anchor = resolve(repo_here, target)
-        if repo_path.startswith("../") or not (root / repo_path).exists():
+        if repo_path.startswith("../") or not (ROOT / repo_path).exists():
             log.warning("%s links to %s, which is not in the repository", repo_here, target)
             return target
         return posixpath.relpath(site_path(repo_path), posixpath.dirname(here) or ".") + anchor
