@@ -17,11 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from anchorbench.leaderboard.record import Submission, finite
-from anchorbench.leaderboard.suite import PARAM_BUDGET, base_label, grid_cell, requirement, tuned_requirement
+from anchorbench.leaderboard.suite import (
+    PARAM_BUDGET,
+    SuiteRequirement,
+    base_label,
+    grid_cell,
+    requirement,
+    tuned_requirement,
+)
 from anchorbench.leaderboard.validate import Checked
 from anchorbench.render.tables import arrow, num
 
 Unranked = list[tuple[Submission, list[str]]]  # free-for-all rows and why each is there
+History = list[tuple[SuiteRequirement, list[Submission]]]  # earlier suite versions and their rows
 
 PAGE_TEMPLATE = Path(__file__).with_name("page.html")
 
@@ -67,9 +75,10 @@ def _t_gen(label: str) -> Column:
                   lambda s: km(s).get("km_median_t_gen"), ci, digits=0)  # fmt: skip
 
 
-def primary_values(sub: Submission) -> list[list[float]] | None:
-    """Each entry's per-seed primary scores; None when a value is missing or an entry is not the suite's."""
-    entries = requirement().entries
+def primary_values(sub: Submission, req: SuiteRequirement | None = None) -> list[list[float]] | None:
+    """Each entry's per-seed primary scores (of the current suite, or of ``req``: an earlier
+    version); None when a value is missing or an entry is not the suite's."""
+    entries = (req or requirement()).entries
     out = []
     for label, result in sub.tasks.items():
         if label not in entries:  # an older suite version's entry: no current primary score
@@ -81,22 +90,22 @@ def primary_values(sub: Submission) -> list[list[float]] | None:
     return out or None
 
 
-def primary_mean(sub: Submission) -> float | None:
+def primary_mean(sub: Submission, req: SuiteRequirement | None = None) -> float | None:
     """The mean over entries of each entry's primary score (all are accuracies in [0, 1]): the
     suite entry's ``primary_score`` where it names one, else its task's."""
-    per_entry = primary_values(sub)
+    per_entry = primary_values(sub, req)
     if per_entry is None:
         return None
     return sum(sum(v) / len(v) for v in per_entry) / len(per_entry)
 
 
-def primary_interval(sub: Submission) -> tuple[float | None, float | None]:
+def primary_interval(sub: Submission, req: SuiteRequirement | None = None) -> tuple[float | None, float | None]:
     """A 95% interval of the mean primary score: the entries' seeds are independent samples, so its
     variance is the sum of each entry's s^2 / n over T^2, with Welch-Satterthwaite degrees of
     freedom (the per-entry cells show t-intervals too: the same kind, on one scale); clipped to [0, 1]."""
     from anchorbench.scoring.stats import t975
 
-    per_entry = primary_values(sub)
+    per_entry = primary_values(sub, req)
     if per_entry is None or any(len(v) < 2 for v in per_entry):
         return None, None
     parts = []
@@ -106,7 +115,7 @@ def primary_interval(sub: Submission) -> tuple[float | None, float | None]:
         parts.append((var / len(values), len(values) - 1))
     t = len(per_entry)
     var_mean = sum(p for p, _ in parts) / t**2
-    mean = primary_mean(sub)
+    mean = primary_mean(sub, req)
     if var_mean == 0:
         return mean, mean
     dof = sum(p for p, _ in parts) ** 2 / sum(p * p / d for p, d in parts if p > 0)
@@ -114,10 +123,11 @@ def primary_interval(sub: Submission) -> tuple[float | None, float | None]:
     return max(0.0, mean - half), min(1.0, mean + half)  # type: ignore[operator]
 
 
-def main_columns() -> list[Column]:
+def main_columns(req: SuiteRequirement | None = None) -> list[Column]:
     """The ranked table: the mean primary score and each entry's primary score, with intervals."""
-    req = requirement()
-    cols = [Column("", "primary", "mean primary score", "higher", primary_mean, primary_interval)]
+    req = req or requirement()
+    cols = [Column("", "primary", "mean primary score", "higher", lambda s: primary_mean(s, req),
+                   lambda s: primary_interval(s, req))]  # fmt: skip
     for label, entry in req.entries.items():
         cols.append(_score(label, entry.primary_score, f"{label} {entry.primary_score}"))
     return cols
@@ -320,7 +330,18 @@ def task_header(label: str, subs: list[Submission]) -> str:
     return text
 
 
-def markdown(ranked: list[Submission], free: Unranked, tuned: Unranked) -> str:
+def history_markdown(history: History) -> list[str]:
+    out = []
+    for req, subs in history:
+        primaries = ", ".join(f"{md_escape(label)} `{e.primary_score}`" for label, e in req.entries.items())
+        out += ["", f"## Earlier version: suite `{req.id}` v{req.version} (historical)", "",
+                f"Its rows as recorded on `{req.id}` v{req.version} (`{req.spec_hash[:19]}`), by their mean primary",
+                f"score: {primaries}. Scores of different suite versions are not comparable.", ""]  # fmt: skip
+        out += md_table(subs, main_columns(req))
+    return out
+
+
+def markdown(ranked: list[Submission], free: Unranked, tuned: Unranked, history: History = ()) -> str:
     req = requirement()
     main = main_columns()
     everyone = ranked + [sub for sub, _ in free]
@@ -359,7 +380,7 @@ def markdown(ranked: list[Submission], free: Unranked, tuned: Unranked) -> str:
         if any(c.key.endswith(".t_gen") for c in cols) and any(_t_gen(label).value(s) is None for s in everyone):
             out += ["", "t_gen is shown where every seed of the file carries its timing (submission version 3),",
                     "so that it was recomputed from them; '-' otherwise."]  # fmt: skip
-    out += ["", *tuned_markdown(tuned)]
+    out += ["", *tuned_markdown(tuned), *history_markdown(history)]
     return "\n".join(out) + "\n"
 
 
@@ -463,7 +484,17 @@ def task_details(label: str, subs: list[Submission]) -> str:
             f"{len(cols)} more score(s)</summary>\n<p>{header}</p>\n{table}\n</details>")  # fmt: skip
 
 
-def page(ranked: list[Submission], free: Unranked, tuned: Unranked) -> str:
+def history_html(history: History) -> str:
+    parts = []
+    for req, subs in history:
+        table = html_table(f"history-v{req.version}", [(s, []) for s in subs], main_columns(req))
+        parts.append(f"<h2>Earlier version: suite {_e(req.id)} v{req.version} (historical)</h2>\n<p>Its rows as "
+                     "recorded on that version, by their mean primary score; not comparable with the current "
+                     f"suite's.</p>\n{table}")  # fmt: skip
+    return "\n".join(parts)
+
+
+def page(ranked: list[Submission], free: Unranked, tuned: Unranked, history: History = ()) -> str:
     req = requirement()
     main = main_columns()
     everyone = ranked + [sub for sub, _ in free]
@@ -478,10 +509,11 @@ def page(ranked: list[Submission], free: Unranked, tuned: Unranked) -> str:
         "per_task": "\n".join(task_details(label, everyone) for label in req.entries),
         "tuned_suite": _e(tuned_requirement().id),
         "tuned": tuned_html(tuned),
+        "history": history_html(history),
     })  # fmt: skip
 
 
-def build(checked: list[Checked], folder: Path) -> tuple[Path, Path]:
+def build(checked: list[Checked], folder: Path, history: History = ()) -> tuple[Path, Path]:
     valid = [c for c in checked if c.ok and c.submission is not None]
     standard = sorted((c for c in valid if c.submission.suite.id == requirement().id),
                       key=lambda c: rank_key(c.submission))  # fmt: skip
@@ -491,6 +523,6 @@ def build(checked: list[Checked], folder: Path) -> tuple[Path, Path]:
                    key=lambda c: (-(tuned_mean(c.submission) or -1.0), c.submission.name))  # fmt: skip
     tuned_rows = [(c.submission, c.notes) for c in tuned]
     md, page_path = folder / "README.md", folder / "index.html"
-    md.write_text(markdown(ranked, free, tuned_rows))
-    page_path.write_text(page(ranked, free, tuned_rows))
+    md.write_text(markdown(ranked, free, tuned_rows, history))
+    page_path.write_text(page(ranked, free, tuned_rows, history))
     return md, page_path

@@ -108,8 +108,9 @@ def _num(v: float | None) -> str:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from anchorbench.leaderboard.build import build
-    from anchorbench.leaderboard.validate import validate_files
+    from anchorbench.leaderboard.build import build, primary_mean
+    from anchorbench.leaderboard.suite import historical
+    from anchorbench.leaderboard.validate import check_file, validate_files
 
     folder = Path(args.folder)
     files = sorted((folder / "submissions").glob("*.json"))
@@ -117,10 +118,20 @@ def cmd_build(args: argparse.Namespace) -> int:
     for c in checked:
         if not c.ok:
             print(f"skipped invalid {c.path}: {c.problems[0]}", file=sys.stderr)
-    md, page = build(checked, folder)
+    history, n_old, bad_old = [], 0, 0
+    for req, kept in historical(folder):
+        old = [check_file(p, req) for p in sorted(kept.glob("*.json"))]
+        for c in old:
+            if not c.ok:
+                print(f"skipped invalid {c.path}: {c.problems[0]}", file=sys.stderr)
+        subs = [c.submission for c in old if c.ok]
+        history.append((req, sorted(subs, key=lambda s: (-(primary_mean(s, req) or -1.0), s.name))))
+        n_old, bad_old = n_old + len(subs), bad_old + sum(not c.ok for c in old)
+    md, page = build(checked, folder, history)
     n_ok = sum(c.ok for c in checked)
-    print(f"{n_ok} submission(s) -> {md}, {page}")
-    return 1 if n_ok < len(checked) else 0
+    older = f" and {n_old} of earlier suite versions" if history else ""
+    print(f"{n_ok} submission(s){older} -> {md}, {page}")
+    return 1 if n_ok < len(checked) or bad_old else 0
 
 
 def cmd_power(args: argparse.Namespace) -> int:

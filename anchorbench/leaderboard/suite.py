@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from anchorbench.config import TrainConfig, content_hash, without_old_defaults
@@ -19,6 +20,9 @@ TUNED_SUITE = "standard-tuned"
 # The ranked section's parameter budget, per task model: the largest baseline (the LSTM, 998,985
 # parameters at vocabulary 201) just fits.
 PARAM_BUDGET = 1_000_000
+# Earlier versions of the standard suite stay readable: <board folder>/history/<id>-v<version>/
+# holds the suite file as it was and the rows recorded on it; the board shows them as tables.
+HISTORY = "history"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,13 @@ def requirement_for(suite_id: str) -> SuiteRequirement | None:
     """The requirement a submission of ``suite_id`` is checked against: the standard suite's or
     the tuned track's; None for any other suite."""
     return next((req for req in (requirement(), tuned_requirement()) if req.id == suite_id), None)
+
+
+def historical(board: Path) -> list[tuple[SuiteRequirement, Path]]:
+    """Each earlier suite version the board keeps (its requirement, read from the suite file kept
+    beside its rows, and the folder), newest first."""
+    found = [(_requirement(str(p)), p.parent) for p in (board / HISTORY).glob("*/suite.yaml")]
+    return sorted(found, key=lambda f: -f[0].version)
 
 
 def base_label(label: str) -> str:

@@ -15,7 +15,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from anchorbench.leaderboard.record import MAX_BYTES, Submission, content_hash_of, finite
-from anchorbench.leaderboard.suite import PARAM_BUDGET, budget_train, requirement, requirement_for, tuned_requirement
+from anchorbench.leaderboard.suite import (
+    PARAM_BUDGET,
+    SuiteRequirement,
+    budget_train,
+    requirement,
+    requirement_for,
+    tuned_requirement,
+)
 from anchorbench.leaderboard.text import check_text
 
 MIN_SEEDS = 3
@@ -79,7 +86,9 @@ def parse(path: Path) -> tuple[Any, list[str]]:
     return data, []
 
 
-def check_file(path: Path) -> Checked:
+def check_file(path: Path, req: SuiteRequirement | None = None) -> Checked:
+    """Every check of one submission file, against ``req`` (an earlier suite version the board
+    keeps) or else the suite its ``suite.id`` names."""
     checked = Checked(path)
     data, problems = parse(path)
     if problems:
@@ -96,17 +105,19 @@ def check_file(path: Path) -> Checked:
             checked.problems.append(f"{key}: {problem}")
     if data.get("content_hash") != content_hash_of(data):
         checked.problems.append("content_hash: does not match the file's contents (edited after it was made?)")
-    checked.problems += check_against_suite(sub)
+    checked.problems += check_against_suite(sub, req)
     if not checked.problems:  # rebuilding models needs the tasks and configs the suite check passed
         checked.problems += check_params(sub)
     checked.submission = sub
     if checked.ok:
-        checked.notes = comparability(sub)
+        checked.notes = comparability(sub, req)
     return checked
 
 
-def check_against_suite(sub: Submission) -> list[str]:
-    req = requirement_for(sub.suite.id)
+def check_against_suite(sub: Submission, req: SuiteRequirement | None = None) -> list[str]:
+    if req is not None and sub.suite.id != req.id:
+        return [f"suite.id: '{sub.suite.id}' is not '{req.id}'"]
+    req = req or requirement_for(sub.suite.id)
     if req is None:
         suites = f"'{requirement().id}', or '{tuned_requirement().id}' for the tuned track"
         return [f"suite.id: '{sub.suite.id}' is not the leaderboard's suite ({suites})"]
@@ -247,10 +258,10 @@ def built_params(label: str, result: Any) -> int | None:
         return None
 
 
-def comparability(sub: Submission) -> list[str]:
+def comparability(sub: Submission, req: SuiteRequirement | None = None) -> list[str]:
     """Why a valid submission belongs to the free-for-all section rather than the ranked one (the
     tuned track's cells are checked against their own cell's budget: lr and weight decay included)."""
-    req = requirement_for(sub.suite.id)
+    req = req or requirement_for(sub.suite.id)
     assert req is not None  # checked by check_against_suite
     notes = []
     if sub.n_params > PARAM_BUDGET:
