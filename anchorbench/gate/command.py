@@ -20,12 +20,15 @@ from anchorbench.errors import UserError
 
 def cmd_ci(args: argparse.Namespace) -> int:
     from anchorbench.execution import runner
+    from anchorbench.execution.backends import usable_cores
     from anchorbench.execution.plan import Request, make_plan, parse_seeds
     from anchorbench.gate.checks import load_baseline, load_floors, make_checks, shipped_floors
     from anchorbench.gate.outputs import junit_xml, markdown_summary, write
     from anchorbench.registry import METRICS
     from anchorbench.scoring.tolerance import split_loss_sd, split_n
 
+    if args.workers is not None and args.workers < 1:
+        raise UserError("--workers must be at least 1")
     if args.tolerance is not None and args.tolerance < 0:
         raise UserError("--tolerance must be >= 0")
     if args.tolerance is not None and not args.baseline:
@@ -34,6 +37,9 @@ def cmd_ci(args: argparse.Namespace) -> int:
                       seeds=tuple(parse_seeds(args.seeds, args.seed_list)))  # fmt: skip
     plan = make_plan(request)
     entries = {e.label: tuple(e.task.scores) for e in plan.entries}
+    # A gate's runs are small and independent: one process per core, each on cores / workers torch
+    # threads, beats one process on all cores (small models do not fill two threads).
+    workers = args.workers or min(usable_cores(), len(plan.entries) * len(request.seeds))
     floors_path = Path(args.thresholds) if args.thresholds else None
     if floors_path is None and not args.baseline and args.save_baseline:
         # Recording a model's baseline (on main, once): the shipped floors are the default models',
@@ -52,7 +58,7 @@ def cmd_ci(args: argparse.Namespace) -> int:
     baseline = load_baseline(Path(args.baseline)) if args.baseline else {}
     out = runner.choose_out(plan, Path(args.out) if args.out else None, Path(args.results_dir), resume=False)
     started = time.perf_counter()
-    outcomes = runner.execute(plan, out=out, resume=False, progress=not args.quiet)
+    outcomes = runner.execute(plan, out=out, resume=False, progress=not args.quiet, workers=workers)
     seconds = time.perf_counter() - started
     runs = []
     for o in outcomes:
@@ -104,6 +110,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="one absolute allowed drop against --baseline for every score (default: each metric's statistical band)",
     )  # fmt: skip
     seed_args(q)
+    q.add_argument("--workers", type=int, default=None,
+                   help="processes training the runs side by side (default: one per CPU core)")  # fmt: skip
     q.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override (repeatable)")
     q.add_argument("--junit", help="JUnit XML path (default: junit.xml in the results folder)")
     q.add_argument("--summary", help="Markdown summary path (default: summary.md in the results folder)")
