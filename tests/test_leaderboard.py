@@ -216,11 +216,45 @@ def test_committed_submissions_validate_and_the_board_is_current(tmp_path: Path,
         code, out = validate(capsys, *files)
         assert code == 0, out
     shutil.copytree(committed / "submissions", tmp_path / "submissions")
+    if (committed / "history").is_dir():
+        shutil.copytree(committed / "history", tmp_path / "history")
     assert main(["leaderboard", "build", "--folder", str(tmp_path)]) == 0
     for name in ("README.md", "index.html"):
         assert (tmp_path / name).read_text() == (committed / name).read_text(), (
             f"leaderboard/{name} is stale: run `anchorbench leaderboard build`"
         )
+
+
+def test_an_earlier_suite_version_stays_readable_as_a_historical_table(board: Path, capsys) -> None:
+    """Rows recorded on an earlier suite version are kept beside the suite file they ran
+    (history/<id>-v<N>/), checked against it, and shown in their own table, not ranked with the current."""
+    import shutil
+
+    from leaderboard_fixtures import TINY_SUITE
+
+    kept = board / "history" / "standard-tiny-v1"
+    kept.mkdir(parents=True)
+    shutil.copy(TINY_SUITE, kept / "suite.yaml")
+    for path in submission_files(board):
+        shutil.move(path, kept / path.name)
+    assert main(["leaderboard", "build", "--folder", str(board)]) == 0
+    md = (board / "README.md").read_text()
+    ranked = md.split("## Ranked")[1].split("## Free-for-all")[0]
+    assert "No submissions yet." in ranked
+    old = md.split("## Earlier version: suite `standard-tiny` v1 (historical)")[1]
+    rows = [line for line in old.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == len(MODELS) and "[" in rows[0].split(" | ")[4]
+    means = [float(r.split(" | ")[4].split()[0]) for r in rows]
+    assert means == sorted(means, reverse=True)
+    assert 'id="history-v1"' in (board / "index.html").read_text()
+    # a kept row is still checked against the suite it ran: an edited score is refused
+    path = kept / "transformer-tiny.json"
+    data = load(path)
+    data["tasks"]["identity"]["scores"]["test_accuracy"]["mean"] += 0.1
+    save(path, data)
+    capsys.readouterr()
+    assert main(["leaderboard", "build", "--folder", str(board)]) == 1
+    assert f"skipped invalid {path}: content_hash" in capsys.readouterr().err
 
 
 def test_committed_configs_still_hash_to_their_recorded_config_hashes() -> None:
