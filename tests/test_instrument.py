@@ -152,3 +152,21 @@ def test_bad_input_is_one_line_and_writes_nothing(argv, message, tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_a_board_stands_in_for_a_condition(tmp_path: Path) -> None:
+    """The committed board's rows as the base condition (nothing trained): every entry of the
+    current suite measured on all eleven rows, with the suite's mean as one more instrument."""
+    from anchorbench.leaderboard.instrument import from_board, report
+    from anchorbench.leaderboard.reference import BOARD
+    from anchorbench.leaderboard.suite import requirement
+
+    folder = from_board(tmp_path / "board", BOARD)
+    assert (folder / "suite.yaml").is_file() and len(list(folder.glob("*.json"))) == 11
+    labels = list(requirement().entries)
+    out = report(tmp_path / "board", suite_entries=labels, reps=50)
+    assert "base 1x: 11 board rows" in out
+    for label in [*labels, "suite mean"]:
+        assert f"| {label} | " in out and "/55 (" in out.split(f"| {label} | ")[1].splitlines()[0]
+    with pytest.raises(Exception, match="exists"):
+        from_board(tmp_path / "board", BOARD)

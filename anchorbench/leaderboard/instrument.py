@@ -19,8 +19,8 @@ committed submissions can stand in for a condition's rows (``<row>.json`` beside
 * validity: Spearman rho against held-out bits per byte on real text (``validity run`` folder);
 * ceiling and floor: the share of entries whose mean is within 0.02 of the score's best or
   worst possible value;
-* cost: core-minutes for 3 seeds (each seed on one thread), the default transformer and the
-  slowest entry.
+* cost: core-minutes for 3 seeds (each seed on one thread), a transformer row (post-LN, small
+  init: the default transformer's size) and the slowest row.
 
 Rankings and rho carry bootstrap intervals (entries' seeds redrawn with replacement). A ranking
 with every entry tied has no order: its tau is counted as 0. Scores that are better lower are
@@ -43,7 +43,9 @@ from anchorbench.scoring.rank_stats import paired_spearman, paired_tau, seed_spl
 
 BASE = "1x"
 SUITE_FILE = "suite.yaml"
-DEFAULT_ROW = "transformer-pre-small"  # the transformer as `--model transformer` builds it
+# The cost column's transformer: post-LN like `--model transformer` (which starts at init rate 0.5),
+# the same size, so the same cost per step
+DEFAULT_ROW = "transformer-post-small"
 AT_BOUND = 0.02  # within this of a score's best or worst possible value: at the ceiling or floor
 REPS = 2000
 SUITE_MEAN = "suite mean"
@@ -134,6 +136,29 @@ def screen(out: Path, *, suite: str, factor: float, lr: float | None, seeds: int
         target = folder / row.slug
         run(str(path), model=row.model, seeds=seeds, sets=row_sets(row) | {"train.threads": 1}, out=target,
             resume=(target / "run.json").is_file(), workers=workers, progress=progress)  # fmt: skip
+    return folder
+
+
+def from_board(out: Path, board: Path) -> Path:
+    """``out/1x/``: a board's rows as a condition (no training): the submission files of ``board``
+    (the current board, or an earlier version's folder under history/) and the suite they ran."""
+    import shutil
+
+    from anchorbench.leaderboard.suite import SUITE
+    from anchorbench.specs import suite_paths
+
+    files = sorted(board.glob("*.json")) if board.is_dir() else []
+    if not files:
+        raise UserError(f"--from-board {board}: no submission files")
+    kept = board / SUITE_FILE  # an earlier version keeps the suite it ran beside its rows
+    suite = kept if kept.is_file() else suite_paths()[SUITE]
+    folder = out / BASE
+    if folder.exists():
+        raise UserError(f"{folder} exists; use another --out")
+    folder.mkdir(parents=True)
+    shutil.copy(suite, folder / SUITE_FILE)
+    for f in files:
+        shutil.copy(f, folder / f.name)
     return folder
 
 

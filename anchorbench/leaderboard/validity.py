@@ -1,7 +1,7 @@
 """Does a better score here mean a better language model? The board's entries on real text.
 
 ``anchorbench validity run`` trains every committed board row's model, at the configuration its
-row recorded (the identity entry's), on the real-text task (``text-lm-v1``: bytes of English,
+row recorded (its first entry's), on the real-text task (``text-lm-v1``: bytes of English,
 bits per byte on held-out blocks); ``anchorbench validity report`` relates the two:
 
 * per entry: held-out bits per byte (bpb) with a 95% t-interval over seeds, and bpb on the recall
@@ -42,7 +42,7 @@ class BoardRow:
     slug: str  # the submission file's name: the results sub-folder
     name: str
     model: str
-    config: dict[str, Any]  # the identity entry's recorded model configuration
+    config: dict[str, Any]  # the first entry's recorded model configuration (an [AF] task's transformer)
     sub: Any  # the Submission
 
     def sets(self) -> dict[str, Any]:
@@ -60,7 +60,7 @@ def board_rows(folder: Path = BOARD) -> list[BoardRow]:
         if not path.is_file():
             raise UserError(f"no board row {path}")
         sub = Submission.model_validate_json(path.read_text())
-        entry = sub.tasks["identity"]
+        entry = next(iter(sub.tasks.values()))
         rows.append(BoardRow(slug, sub.name, entry.model.name, dict(entry.model.config or {}), sub))
     return rows
 
@@ -211,6 +211,8 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--workers", type=int, default=1, help="processes (each seed one thread; default 1)")
     r.add_argument("--row", action="append", default=[], help="only this board row (repeatable), e.g. rwkv")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--from-board", default=None, metavar="FOLDER",
+                   help="train nothing: copy a board's submissions (and the suite they ran) as OUT/1x/")  # fmt: skip
     r.set_defaults(func=cmd_screen)
     r = v.add_parser("instrument", help="each entry as an instrument: discrimination, stability, validity, cost")
     r.add_argument("folder", help="the folder `validity screen` wrote (a 1x/ condition at least)")
@@ -236,8 +238,12 @@ def cmd_report(args: Any) -> int:
 
 
 def cmd_screen(args: Any) -> int:
-    from anchorbench.leaderboard.instrument import screen
+    from anchorbench.leaderboard.instrument import from_board, screen
 
+    if args.from_board:
+        folder = from_board(Path(args.out), Path(args.from_board))
+        print(f"-> {folder}; the table: anchorbench validity instrument {args.out}")
+        return 0
     if args.seeds < 2 or args.workers < 1:
         raise UserError("--seeds must be at least 2 (a spread) and --workers at least 1")
     folder = screen(Path(args.out), suite=args.suite, factor=args.budget, lr=args.lr, seeds=args.seeds,
