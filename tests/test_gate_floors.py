@@ -24,8 +24,9 @@ ORDER_DEPENDENT = {"anchor-identity-v1", "anchor-composition-v1", "anchor-compos
 
 def ci(folder: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PLUGINS), os.environ.get("PYTHONPATH", "")])}
+    # one process each: the three gates already share the 2 cores
     cmd = [sys.executable, "-m", "anchorbench", "ci", "--suite", "smoke", "--quiet", "--set", "train.threads=1",
-           "--results-dir", str(folder / "results"), "--junit", str(folder / "junit.xml"),
+           "--workers", "1", "--results-dir", str(folder / "results"), "--junit", str(folder / "junit.xml"),
            "--summary", str(folder / "summary.md"), *extra]  # fmt: skip
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
