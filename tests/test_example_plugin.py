@@ -84,8 +84,9 @@ def gated_smoke(folder: Path) -> Path:
 
 def test_ci_passes_the_model_and_fails_the_broken_variant(venv: Path, tmp_path: Path) -> None:
     ci = [str(venv / "bin" / "anchorbench"), "ci", "--model", "gated-attention", "--suite", str(gated_smoke(tmp_path)),
-          "--thresholds", str(EXAMPLE / "anchorbench-floors.yaml"), "--quiet", "--set", "train.threads=1"]  # fmt: skip
-    # the model and its broken variant side by side (one thread each)
+          "--thresholds", str(EXAMPLE / "anchorbench-floors.yaml"), "--quiet", "--set", "train.threads=1",
+          "--workers", "1"]  # fmt: skip
+    # the model and its broken variant side by side (one process and one thread each)
     good = _start([*ci, "--out", "good", "--junit", "good.xml", "--summary", "good.md"], cwd=tmp_path)
     variant = ["--set", "model.see_past=false", "--out", "broken", "--junit", "broken.xml", "--summary", "broken.md"]
     broken = _start([*ci, *variant], cwd=tmp_path)

@@ -170,3 +170,13 @@ def test_a_board_stands_in_for_a_condition(tmp_path: Path) -> None:
         assert f"| {label} | " in out and "/55 (" in out.split(f"| {label} | ")[1].splitlines()[0]
     with pytest.raises(Exception, match="exists"):
         from_board(tmp_path / "board", BOARD)
+
+
+def test_the_standard_suite_is_made_of_screened_candidates() -> None:
+    """The standard suite's entries are candidates exactly (task, settings, ranked score), so the
+    instrument figures measured on the candidates are those of the suite's runs."""
+    from anchorbench.specs import load_suite
+
+    candidates = {(e.task, tuple(sorted(e.set.items())), e.primary_score) for e in load_suite("candidates").runs}
+    for entry in load_suite("standard").runs:
+        assert (entry.task, tuple(sorted(entry.set.items())), entry.primary_score) in candidates, entry.label
