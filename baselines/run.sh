@@ -2,10 +2,8 @@
 # The leaderboard's baseline rows: run the standard suite (3 seeds, one torch thread each, so
 # that `anchorbench leaderboard verify` reproduces them exactly) and write each submission to
 # leaderboard/submissions/. Usage: [WORKERS=2] baselines/run.sh [NAME ...]   (default: all eleven)
-# About 15 minutes per transformer baseline on one core, 27-55 per zoo model; WORKERS=2 trains two
-# seeds at a time on 2 cores (one torch thread each either way, so the scores are the same).
-# REUSE_FROM=DIR copies identical finished runs (same configuration and code hash) found under DIR,
-# e.g. a `validity screen` condition whose entries are the suite's, instead of training them again.
+# WORKERS=2 trains two seeds at a time on 2 cores (one torch thread each either way, so the scores
+# are the same). Suite v3 with WORKERS=2: about 1.5-2 minutes per transformer row, 2-6 per zoo row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,14 +36,12 @@ names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(transformer-post-small transformer-post-large transformer-pre-small transformer-pre-large lstm mlp
   gru linear-attention selective-ssm rwkv hyena)
 workers="${WORKERS:-1}"
-reuse=()
-[ -n "${REUSE_FROM:-}" ] && reuse=(--reuse --results-dir "$REUSE_FROM")
 for name in "${names[@]}"; do
   # shellcheck disable=SC2086
   anchorbench run standard ${ARGS[$name]} --set train.threads=1 --seeds 3 --workers "$workers" --quiet \
-    --out "results/baseline-$name" --resume "${reuse[@]}" \
+    --out "results/baseline-$name" --resume \
     || anchorbench run standard ${ARGS[$name]} --set train.threads=1 --seeds 3 --workers "$workers" --quiet \
-      --out "results/baseline-$name" "${reuse[@]}"
+      --out "results/baseline-$name"
   # submit never overwrites a file: write beside it, then replace the previous row (a re-run).
   new="$(mktemp -d)"
   anchorbench submit "results/baseline-$name" --name "${TITLE[$name]}" \
