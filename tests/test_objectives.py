@@ -145,12 +145,13 @@ def test_ci_gates_the_fixture_tasks(fixtures, cli, tmp_path):
     # test_loss is lower-is-better: its threshold is a maximum
     floors.write_text(f"{LM}: {{test_accuracy: 0.5}}\n{REG}: {{test_loss: 0.05}}\n")
     out = tmp_path / "ci"
-    r = cli("ci", "--suite", str(suite), "--thresholds", str(floors), "--out", str(out),
+    # one process: the fixture registers the tasks in this one (--include-path would reach workers)
+    r = cli("ci", "--suite", str(suite), "--thresholds", str(floors), "--out", str(out), "--workers", "1",
             "--junit", str(tmp_path / "j.xml"), "--summary", str(tmp_path / "s.md"), "--quiet")  # fmt: skip
     assert r.code == 0, r.out + r.err
     check_results(out)
     floors.write_text(f"{LM}: {{test_accuracy: 0.5}}\n{REG}: {{test_loss: 0.0000001}}\n")
-    r = cli("ci", "--suite", str(suite), "--thresholds", str(floors), "--out", str(tmp_path / "ci2"),
+    r = cli("ci", "--suite", str(suite), "--thresholds", str(floors), "--out", str(tmp_path / "ci2"), "--workers", "1",
             "--junit", str(tmp_path / "j2.xml"), "--summary", str(tmp_path / "s2.md"), "--quiet")  # fmt: skip
     assert r.code == 1  # a regression loss above its maximum fails the gate
 

@@ -36,24 +36,24 @@ def forge(data: dict, task: str, score: str, value: float) -> dict:
 def verify_on_default_stack(path: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
     cmd = [sys.executable, "-m", "anchorbench", "leaderboard", "verify", str(path), "--seed", "0", "--task",
-           "identity", "--quiet", *extra]  # fmt: skip
+           "synonym", "--quiet", *extra]  # fmt: skip
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.skipif(torch.backends.cpu.get_cpu_capability() == "DEFAULT", reason="already the default stack")
 def test_committed_baseline_is_consistent_on_another_stack_and_a_forgery_is_not(tmp_path: Path) -> None:
     forged = tmp_path / "forged.json"
-    save(forged, forge(load(BASELINE), "identity", "test_accuracy", 0.9))
+    save(forged, forge(load(BASELINE), "synonym", "synonym_accuracy", 0.9))
     # The two re-runs train one seed each on one thread: run them side by side.
     honest, cheat = verify_on_default_stack(BASELINE), verify_on_default_stack(forged, "--extra-seeds", "1")
     out, err = honest.communicate(timeout=900)
     assert honest.returncode == 0, out + err
     assert "rule: consistent" in out and "-> DEFAULT" in out, "the verdict names the rule and the stacks"
     assert "verified (consistent): 4 check(s) consistent of the re-run seeds only" in out
-    assert "binomial noise" in out and "not checked (not re-run): identity seeds 1, 2" in out
+    assert "binomial noise" in out and "not checked (not re-run): synonym seeds 1, 2" in out
     out, err = cheat.communicate(timeout=900)
     assert cheat.returncode == 1, out + err
-    assert "verify FAILED (consistent): 1 check(s) differ: identity.test_accuracy (seed 0)" in out
+    assert "verify FAILED (consistent): 1 check(s) differ: synonym.synonym_accuracy (seed 0)" in out
     assert "fresh seeds 3 were trained" in out, "a failure stands only after the verifier's extra seed"
 
 
@@ -85,7 +85,7 @@ def test_schema_1_records_stay_readable(capsys) -> None:
     """A submission written with schema 1 (no numerics fingerprint; the standard suite v1
     baselines, kept in tests/data) still parses with its content hash intact, its stack reads
     'unknown' and can never promise bitwise equality; validate refuses it for its suite version
-    and retired task only, not for its schema."""
+    and entries only, not for its schema."""
     from anchorbench.execution.numerics import describe, stack_differences, stack_fields
     from anchorbench.leaderboard.record import Submission
 
@@ -96,4 +96,5 @@ def test_schema_1_records_stay_readable(capsys) -> None:
     assert stack_differences(sub.env, stack_fields("cpu")), "an unknown stack is never the same stack"
     assert main(["leaderboard", "validate", str(SCHEMA_1)]) == 1
     problems = [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("- ")]
-    assert problems and all(p.startswith(("- suite.", "- tasks.matching.")) for p in problems), problems
+    assert problems and all(p.startswith(("- suite.", "- tasks.")) for p in problems), problems
+    assert not any("schema" in p for p in problems), problems

@@ -58,7 +58,8 @@ def cmd_ci(args: argparse.Namespace) -> int:
     baseline = load_baseline(Path(args.baseline)) if args.baseline else {}
     out = runner.choose_out(plan, Path(args.out) if args.out else None, Path(args.results_dir), resume=False)
     started = time.perf_counter()
-    outcomes = runner.execute(plan, out=out, resume=False, progress=not args.quiet, workers=workers)
+    outcomes = runner.execute(plan, out=out, resume=False, progress=not args.quiet, workers=workers,
+                              include_paths=tuple(getattr(args, "include_path", None) or ()))  # fmt: skip
     seconds = time.perf_counter() - started
     runs = []
     for o in outcomes:
