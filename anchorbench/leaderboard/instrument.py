@@ -65,9 +65,6 @@ class Condition:
     values: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # label -> row -> seeds
     walls: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
-    def rows(self, label: str) -> list[str]:
-        return sorted(self.values.get(label, {}))
-
 
 def condition_name(factor: float, lr: float | None) -> str:
     name = f"{factor:g}x"
