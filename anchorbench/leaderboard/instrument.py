@@ -111,15 +111,12 @@ def screen(out: Path, *, suite: str, factor: float, lr: float | None, seeds: int
     import yaml
 
     from anchorbench.api import run
-    from anchorbench.leaderboard.validity import board_rows
+    from anchorbench.leaderboard.validity import board_rows, pick_rows
     from anchorbench.specs import load_suite
 
     if factor <= 0 or (lr is not None and lr <= 0):
         raise UserError("--budget and --lr must be positive")
-    rows = board_rows()
-    unknown = sorted(set(only) - {r.slug for r in rows})
-    if unknown:
-        raise UserError(f"--row {unknown[0]}: not a board row (rows: {', '.join(r.slug for r in rows)})")
+    chosen = pick_rows(board_rows(), only)
     data = scaled_suite(load_suite(suite), factor, lr)
     folder = out / condition_name(factor, lr)
     path = folder / SUITE_FILE
@@ -127,7 +124,6 @@ def screen(out: Path, *, suite: str, factor: float, lr: float | None, seeds: int
         raise UserError(f"{path}: written for another suite; use another --out")
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    chosen = [r for r in rows if not only or r.slug in only]
     for i, row in enumerate(chosen, 1):
         print(f"[{i}/{len(chosen)}] {row.name}: {row.model} on {data['id']}, {seeds} seed(s)", flush=True)
         target = folder / row.slug

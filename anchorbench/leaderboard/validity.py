@@ -69,17 +69,20 @@ def text_rows(rows: list[BoardRow]) -> list[BoardRow]:
     return [r for r in rows if r.model not in LAST_POSITION_ONLY]
 
 
+def pick_rows(rows: list[BoardRow], only: list[str], what: str = "a board row") -> list[BoardRow]:
+    """The rows named by ``--row`` (all when none is named); an unknown name is a one-line error."""
+    unknown = sorted(set(only) - {r.slug for r in rows})
+    if unknown:
+        raise UserError(f"--row {unknown[0]}: not {what} (rows: {', '.join(r.slug for r in rows)})")
+    return [r for r in rows if not only or r.slug in only]
+
+
 def run_rows(out: Path, *, seeds: int, workers: int, only: list[str], progress: bool) -> list[Path]:
     """Train the text task for every (or each named) board row into ``out/<slug>``."""
     from anchorbench.api import run
 
     rows = text_rows(board_rows())
-    unknown = sorted(set(only) - {r.slug for r in rows})
-    if unknown:
-        raise UserError(
-            f"--row {unknown[0]}: not a board row that runs on text (rows: {', '.join(r.slug for r in rows)})"
-        )
-    chosen = [r for r in rows if not only or r.slug in only]
+    chosen = pick_rows(rows, only, "a board row that runs on text")
     folders = []
     for i, row in enumerate(chosen, 1):
         print(f"[{i}/{len(chosen)}] {row.name}: {row.model} on {TEXT_TASK}, {seeds} seed(s)", flush=True)
