@@ -16,6 +16,7 @@ FAMILIES.register("condensation", lazy="anchorbench.data.condensation:FAMILY", o
 FAMILIES.register("frequency", lazy="anchorbench.data.frequency:FAMILY", origin="built-in")
 FAMILIES.register("superposition", lazy="anchorbench.data.superposition:FAMILY", origin="built-in")
 FAMILIES.register("teacher-student", lazy="anchorbench.data.teacher:FAMILY", origin="built-in")
+FAMILIES.register("images", lazy="anchorbench.data.images:FAMILY", origin="built-in")
 FAMILIES.register("sines", lazy="anchorbench.data.sines:FAMILY", origin="built-in")
 FAMILIES.register("parity", lazy="anchorbench.data.parity:FAMILY", origin="built-in")
 FAMILIES.register("sentence-grammar", lazy="anchorbench.data.sentence_grammar:FAMILY", origin="built-in")

@@ -70,6 +70,13 @@ MODELS.register(
     "init stds explicit ([COND-PD], [FREQ])",
 )
 MODELS.register(
+    "cnn",
+    lazy="anchorbench.models.cnn:CNN",
+    origin="built-in",
+    description="convolutional network for 8x8 images: M kernels per layer, activation, linear readout of every "
+    "position; init std M^-gamma ([COND-CNN])",
+)
+MODELS.register(
     "toy-superposition",
     lazy="anchorbench.models.superposition:ToySuperposition",
     origin="built-in",

@@ -413,3 +413,18 @@ def noise_geometry_plot(history: list[dict[str, Any]], *, path: Path | str, titl
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def cosine_maps(panels: Sequence[tuple[str, np.ndarray]], *, path: Path | str, title: str) -> None:
+    """Square matrices on [-1, 1] side by side (blue -1, white 0, red 1), one colour scale: cosine maps."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels) + 1.2, 3.2), squeeze=False)
+    for ax, (name, matrix) in zip(axes[0], panels):
+        im = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
+    fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)

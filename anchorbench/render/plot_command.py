@@ -4,7 +4,7 @@ PATH may be one seed's run folder (``.../seed-0``), an entry folder (with
 ``aggregate.json``), or a whole invocation (with ``run.json``). Per seed: ``curves.png``
 (accuracy and loss on a log step axis, t_fit/t_gen marked) and, when the run recorded
 probes, ``probes.png`` (and a task's own probes: ``spectrum.png``, ``noise-geometry.png``,
-``windows.png``). Per entry: ``survival.png``, the Kaplan-Meier curve of t_gen; with the
+``windows.png``; ``kernel-course.png``, the kernels' cosine maps over training). Per entry: ``survival.png``, the Kaplan-Meier curve of t_gen; with the
 integration-windows probe, ``windows-depth.png`` and ``windows-depth.txt`` (c and the yoking index per
 layer over the seeds).
 """
@@ -20,7 +20,7 @@ from anchorbench.files import read_json, read_jsonl
 
 def plot_seed(folder: Path) -> list[Path]:
     from anchorbench.render import figures as plots
-    from anchorbench.render import windows_plots
+    from anchorbench.render import kernel_plots, windows_plots
 
     result = RunResult.model_validate(read_json(folder / "result.json"))
     history = read_jsonl(folder / result.history)
@@ -36,6 +36,8 @@ def plot_seed(folder: Path) -> list[Path]:
         written.append(folder / "noise-geometry.png")
     if windows_plots.windows_plot(history, path=folder / "windows.png", title=title):
         written.append(folder / "windows.png")
+    if kernel_plots.kernel_course_plot(history, path=folder / "kernel-course.png", title=title):
+        written.append(folder / "kernel-course.png")
     return written
 
 

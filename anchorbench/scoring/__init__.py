@@ -4,6 +4,7 @@ from anchorbench.scoring import (  # noqa: F401  (registration on import)
     accuracy,
     condensation,
     frequency,
+    kernels,
     matching,
     noise_geometry,
     power_laws,
