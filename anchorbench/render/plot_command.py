@@ -4,9 +4,9 @@ PATH may be one seed's run folder (``.../seed-0``), an entry folder (with
 ``aggregate.json``), or a whole invocation (with ``run.json``). Per seed: ``curves.png``
 (accuracy and loss on a log step axis, t_fit/t_gen marked) and, when the run recorded
 probes, ``probes.png`` (and a task's own probes: ``spectrum.png``, ``noise-geometry.png``,
-``windows.png``; ``kernel-course.png``, the kernels' cosine maps over training). Per entry: ``survival.png``, the Kaplan-Meier curve of t_gen; with the
-integration-windows probe, ``windows-depth.png`` and ``windows-depth.txt`` (c and the yoking index per
-layer over the seeds).
+``windows.png``; ``kernel-course.png``, a CNN's kernel cosine maps over training). Per entry:
+``survival.png``, the Kaplan-Meier curve of t_gen; with the integration-windows probe,
+``windows-depth.png`` and ``windows-depth.txt`` (c and the yoking index per layer over the seeds).
 """
 
 from __future__ import annotations

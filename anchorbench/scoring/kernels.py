@@ -142,8 +142,11 @@ DYNAMICS_PROBES.register(
 # -- the scores ------------------------------------------------------------------------------------------
 def _records(ev: Evaluation) -> list[tuple[int, float, dict[str, Any]]]:
     """(step, train loss, kernels record) of every evaluation so far, this one last."""
-    rows = [(int(r["step"]), (r.get("splits") or {}).get("train", {}).get("loss"), (r.get("probes") or {}).get("kernels"))
-            for r in ev.history if r["step"] < ev.step]  # fmt: skip
+    rows = [
+        (int(r["step"]), (r.get("splits") or {}).get("train", {}).get("loss"), (r.get("probes") or {}).get("kernels"))
+        for r in ev.history
+        if r["step"] < ev.step
+    ]
     train = ev.splits.get("train")
     rows.append((ev.step, train.loss() if train is not None else None, ev.dynamics.get("kernels")))
     return [(s, float(loss), k) for s, loss, k in rows if loss is not None and k is not None]
