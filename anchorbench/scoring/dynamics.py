@@ -88,13 +88,14 @@ def condensation(weights: np.ndarray, threshold: float = COS_THRESHOLD) -> dict[
 
 
 def directions(
-    weights: np.ndarray, threshold: float = COS_THRESHOLD, share: float = DIRECTION_SHARE
+    weights: np.ndarray, threshold: float = COS_THRESHOLD, share: float = DIRECTION_SHARE, min_members: int = 1
 ) -> dict[str, float]:
     """The directions the neurons' input vectors (rows, bias included) have condensed onto: greedy
     clusters of signed cosine >= ``threshold`` (the largest remaining vector founds the next), and
-    those holding at least ``share`` of the neurons counted as directions ([COND-PD] initial
-    condensation: tanh gives 2, w and -w; x tanh up to 4). Signed, unlike ``condensation``: w and
-    -w are two directions of the input weights."""
+    those holding at least ``share`` of the neurons, and at least ``min_members`` of them, counted as
+    directions ([COND-PD] initial condensation: tanh gives 2, w and -w; x tanh up to 4). Signed,
+    unlike ``condensation``: w and -w are two directions of the input weights. (Under 10 rows a
+    tenth is less than one: ``min_members`` 2 keeps a lone vector from counting as a direction.)"""
     norms = np.linalg.norm(weights, axis=1)
     order = np.argsort(-norms, kind="stable")
     order = order[norms[order] > 0]
@@ -108,7 +109,7 @@ def directions(
         sizes.append(int(members.sum()))
         unassigned &= ~members
     n = max(1, len(weights))
-    big = [k for k in sizes if k >= share * n]
+    big = [k for k in sizes if k >= share * n and k >= min_members]
     return {"directions": float(len(big)), "direction_share": sum(big) / n, "clusters": float(len(sizes))}
 
 

@@ -4,8 +4,8 @@ A model exposes its kernels by an explicit interface, ``model.kernels()``: per c
 ``[M, C_in * k * k + 1]`` tensor (each kernel flattened, its bias last), and
 ``model.kernel_layers()``, the ``nn.Conv2d`` layers (their geometry). The ``kernels`` training
 probe records, at every evaluation and for every layer, the ``directions`` rule of the two-layer
-probe (greedy signed clusters of cos >= 0.95; those holding >= 10% of the kernels are condensed
-directions; anchorbench.scoring.dynamics.directions) and, for the first layer, every kernel (the
+probe (greedy signed clusters of cos >= 0.95; those holding >= 10% of the kernels, and at least
+two, are condensed directions; anchorbench.scoring.dynamics.directions) and, for the first layer, every kernel (the
 heat maps over training are drawn from them) and its |cosine| to the theory's direction.
 
 The theory's direction. Early in training from a small init the network's output is near zero, so
@@ -46,6 +46,7 @@ from anchorbench.scoring.tolerance import COUNT
 INITIAL_STAGE = 0.9  # the initial stage ends at the first evaluation with train loss <= this x its step-0 value
 CONDENSED_SHARE = 0.9  # a layer counts as condensed with >= 90% of its kernels ...
 CONDENSED_DIRECTIONS = 3  # ... on at most 3 directions
+MIN_MEMBERS = 2  # a direction holds at least two kernels (with fewer than 10 kernels a tenth is under one)
 KERNEL_DIGITS = 5  # significant digits of the stored kernels (init 1e-6 needs relative precision)
 
 
@@ -116,7 +117,7 @@ def _start_kernels(model: Any, family: str, params: Any, dataset: Any = None) ->
     def kernels(m: Any) -> dict[str, Any]:
         layers = kernel_arrays(m)
         record: dict[str, Any] = {
-            "layers": [directions(k) for k in layers],
+            "layers": [directions(k, min_members=MIN_MEMBERS) for k in layers],
             "first": [[float(f"{v:.{KERNEL_DIGITS}g}") for v in row] for row in layers[0]],
         }
         if direction is not None:
