@@ -18,9 +18,10 @@ from anchorbench.registry import DYNAMICS_PROBES, MODELS
 # One task per kind of input a probe can need: modular tokens (fourier), sentences (windows), and the
 # regression families (two-layer, superposition, the teacher-student and 1-D frequency tasks).
 PROBE_TASKS = ("modular-addition-v1", "sentence-grammar-v1", "condensation-phase-v1", "frequency-grokking-v1",
-               "sgd-noise-geometry-v1", "superposition-dynamics-v1")  # fmt: skip
+               "sgd-noise-geometry-v1", "superposition-dynamics-v1", "cnn-condensation-v1")  # fmt: skip
 # the windows probe swaps every word of every stimulus: a few stimuli keep it to a second
-TINY = {"sentence-grammar-v1": {"task.n_yoking": 4, "task.n_train": 256, "task.n_test": 64}}
+TINY = {"sentence-grammar-v1": {"task.n_yoking": 4, "task.n_train": 256, "task.n_test": 64},
+        "cnn-condensation-v1": {"task.source": "synthetic", "task.n_train": 20, "task.n_test": 20}}
 TOKEN_MODELS = ("transformer", "lstm", "gru", "mlp", "linear-attention", "selective-ssm", "rwkv", "hyena")
 
 
@@ -55,6 +56,8 @@ def test_every_dynamics_probe_runs_on_every_model_it_applies_to(model: str) -> N
     assert {"weight_norm", "rd"} <= ran
     if model in TOKEN_MODELS:
         assert "fourier" in ran, "every token model on the board declares its token embedding"
+    if model == "cnn":
+        assert "kernels" in ran, "the CNN declares its kernels"
 
 
 @pytest.mark.parametrize("model", TOKEN_MODELS)
