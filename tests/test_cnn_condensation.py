@@ -166,3 +166,12 @@ def test_the_kernels_probe_is_refused_for_a_model_without_kernels(cli, tmp_path:
     r = cli("run", "cnn-condensation-v1", *TINY, "--model", "two-layer", "--out", str(tmp_path / "x"))
     assert r.code == 2 and "kernels" in r.err and len(r.err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_a_diverging_run_ends_as_diverged_with_null_kernel_scores_and_still_plots(cli, tmp_path: Path) -> None:
+    scores, seed = _scores(cli, tmp_path, "diverged", "--set", "train.lr=20")
+    result = json.loads((seed / "result.json").read_text())
+    assert result["status"] == "diverged"
+    assert scores["initial_kernel_share"] is None and scores["train_loss"] is None
+    r = cli("plot", str(seed))
+    assert r.code == 0, r.err

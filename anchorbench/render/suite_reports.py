@@ -10,11 +10,13 @@ Writes ``capacity.json`` and ``capacity.png`` next to the runs.
 condensed directions, their count, the seeds condensed, the |cos| to the theory's direction at the
 end of the initial stage and the share at the end; each entry's verdict against the paper's claim
 (small init, gamma >= 2: condensed in at least 4 of 5 seeds, so a share of seeds >= 0.8; large
-init: in none). Writes ``kernel-condensation.json``.
+init: in none), and the linearized theory's time scale of the initial stage beside the measured one.
+Writes ``kernel-condensation.json``.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,17 @@ def _cell(agg: Any, score: str, digits: int = 3) -> str:
     return f"{num(s.mean, digits)} [{num(s.ci_low, digits)}, {num(s.ci_high, digits)}]"
 
 
+def theory_stage_end(o: Any) -> float | None:
+    """The linearized theory's time scale of the initial stage, ln(1/std) / rate steps: kernels and readout
+    grow from the init std as exp(rate t) with rate = lr * (2/K) * s_1 under full-batch gradient descent on the
+    mean squared error over n x K outputs (anchorbench.scoring.kernels). None: not plain GD or no gamma."""
+    config, s1 = o.plan.model.config, o.aggregate.scores.get("theory_s1")
+    if o.plan.train.optimizer != "sgd" or config.get("gamma") is None or s1 is None or not s1.mean:
+        return None
+    std = float(config["kernels"]) ** -float(config["gamma"])
+    return math.log(1 / std) / (o.plan.train.lr * 2 / o.plan.params.d_out * s1.mean)
+
+
 def kernel_condensation(plan: Any, outcomes: list[Any], out: Path) -> str:
     rows, records = [], []
     for o in outcomes:
@@ -104,15 +117,17 @@ def kernel_condensation(plan: Any, outcomes: list[Any], out: Path) -> str:
         rows.append([o.plan.label, "default" if gamma is None else f"{gamma:g}", o.plan.params.source,
                      _cell(agg, "initial_kernel_share"), _cell(agg, "initial_kernel_directions", 1),
                      f"{int(sum(condensed))}/{len(condensed)}", _cell(agg, "initial_theory_cosine"),
-                     _cell(agg, "initial_stage_end", 0), _cell(agg, "kernel_share"),
+                     _cell(agg, "initial_stage_end", 0), num(theory_stage_end(o), 0), _cell(agg, "kernel_share"),
                      _cell(agg, "test_class_accuracy"), verdict])  # fmt: skip
-        records.append({"entry": o.plan.label, "gamma": gamma, "source": o.plan.params.source, "seeds_condensed": share,
-                        "expected_to_condense": expected, "claim_met": met,
+        records.append({"entry": o.plan.label, "gamma": gamma, "source": o.plan.params.source,
+                        "seeds_condensed": share, "expected_to_condense": expected, "claim_met": met,
+                        "theory_stage_end": theory_stage_end(o),
                         **{k: agg.scores[k].mean for k in REPORTED}})  # fmt: skip
     write_json(out / "kernel-condensation.json", {"small_init_gamma": SMALL_INIT, "seeds_condensed": SEEDS_CONDENSED,
                                                    "entries": records})  # fmt: skip
+    claim = f"claim (gamma >= {SMALL_INIT:g} condenses)"
     headers = ["entry", "gamma", "data", "share (initial)", "directions", "seeds condensed", "|cos| to u1",
-               "stage ends", "share (end)", "test acc", f"claim (gamma >= {SMALL_INIT:g} condenses)"]  # fmt: skip
+               "stage ends", "theory ~", "share (end)", "test acc", claim]  # fmt: skip
     return (
         "Kernel condensation: at the end of the initial stage (mean [95% CI] over seeds); condensed: >= 0.9 of the "
         "kernels on <= 3 directions\n" + table(rows, headers) + f"\n-> {out}/kernel-condensation.json"

@@ -93,6 +93,7 @@ def abs_cosines(kernels: np.ndarray, direction: np.ndarray) -> np.ndarray:
 def ordered_cosines(kernels: np.ndarray, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(the signed cosine between every two kernels, ordered; the order): by the leading eigenvector
     of the matrix unless ``order`` is given (the [COND-PD] lab's notebook orders its maps so)."""
+    kernels = np.nan_to_num(kernels, nan=0.0, posinf=0.0, neginf=0.0)  # a diverged run: its kernels read as zero
     norms = np.linalg.norm(kernels, axis=1, keepdims=True)
     unit = kernels / np.where(norms > 0, norms, 1.0)
     cos = unit @ unit.T
@@ -109,20 +110,24 @@ def condensed(summary: dict[str, float]) -> bool:
 def _start_kernels(model: Any, family: str, params: Any, dataset: Any = None) -> ProbeFn | None:
     if kernel_problem(model) is not None:
         return None
-    direction = None
+    direction, singular = None, None
     if dataset is not None and dataset.objective == "regression" and len(model.kernel_layers()) == 1:
         train = dataset.splits["train"]
-        direction = theory_direction(model, np.asarray(train.tokens), np.asarray(train.labels))[0]
+        direction, singular = theory_direction(model, np.asarray(train.tokens), np.asarray(train.labels))
 
     def kernels(m: Any) -> dict[str, Any]:
-        layers = kernel_arrays(m)
+        with np.errstate(all="ignore"):  # a diverging run's huge kernels: their values are recorded as null
+            return {"kernels": record_of(kernel_arrays(m))}
+
+    def record_of(layers: list[np.ndarray]) -> dict[str, Any]:
         record: dict[str, Any] = {
             "layers": [directions(k, min_members=MIN_MEMBERS) for k in layers],
             "first": [[float(f"{v:.{KERNEL_DIGITS}g}") for v in row] for row in layers[0]],
         }
         if direction is not None:
             record["theory_cosine"] = float(np.nanmean(abs_cosines(layers[0], direction)))
-        return {"kernels": record}
+            record["theory_singular"] = [float(v) for v in singular[:2]]  # s_1, s_2 of Z: the rate and the gap
+        return record
 
     return kernels
 
@@ -171,10 +176,15 @@ def initial_record(ev: Evaluation) -> tuple[int, dict[str, Any]] | None:
     return (rows[i][0], rows[i][2]) if i is not None else None
 
 
+def _number(value: Any) -> float:
+    """A recorded value as a float; a diverged run's records hold nulls where a value was not finite."""
+    return math.nan if value is None else float(value)
+
+
 def _first_layer(record: dict[str, Any] | None, key: str) -> float:
     if not record:
         return math.nan
-    return float(record["layers"][0].get(key, math.nan))
+    return _number(record["layers"][0].get(key))
 
 
 @metric(
@@ -206,7 +216,32 @@ def kernel_share(ev: Evaluation) -> float:
     bounds=(0.0, 1.0),
 )
 def theory_cosine(ev: Evaluation) -> float:
-    return float((ev.dynamics.get("kernels") or {}).get("theory_cosine", math.nan))
+    return _number((ev.dynamics.get("kernels") or {}).get("theory_cosine"))
+
+
+@metric(
+    "theory_s1",
+    "higher",
+    "top singular value s_1 of the label-weighted patch matrix Z: the linearized growth rate of the kernels "
+    "along u_1 (two-layer CNN; a property of the data and the kernel geometry)",
+    bounds=(0.0, None),
+    of_data=True,
+)
+def theory_s1(ev: Evaluation) -> float:
+    singular = (ev.dynamics.get("kernels") or {}).get("theory_singular")
+    return _number(singular[0]) if singular else math.nan
+
+
+@metric(
+    "theory_gap",
+    "higher",
+    "s_1 / s_2 of Z: how much faster the theory's direction grows than the next (two-layer CNN; of the data)",
+    bounds=(1.0, None),
+    of_data=True,
+)
+def theory_gap(ev: Evaluation) -> float:
+    singular = (ev.dynamics.get("kernels") or {}).get("theory_singular")
+    return _number(singular[0]) / _number(singular[1]) if singular and _number(singular[1]) > 0 else math.nan
 
 
 @metric(
@@ -253,7 +288,7 @@ def initial_kernel_share(ev: Evaluation) -> float:
 )
 def initial_theory_cosine(ev: Evaluation) -> float:
     found = initial_record(ev)
-    return float(found[1].get("theory_cosine", math.nan)) if found else math.nan
+    return _number(found[1].get("theory_cosine")) if found else math.nan
 
 
 @metric(
@@ -265,7 +300,10 @@ def initial_theory_cosine(ev: Evaluation) -> float:
 )
 def initial_condensed(ev: Evaluation) -> float:
     found = initial_record(ev)
-    return float(condensed(found[1]["layers"][0])) if found else math.nan
+    layer = found[1]["layers"][0] if found else None
+    if layer is None or None in (layer.get("direction_share"), layer.get("directions")):
+        return math.nan
+    return float(condensed(layer))
 
 
 @metric(
