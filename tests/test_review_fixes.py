@@ -20,8 +20,10 @@ from anchorbench.registry import DYNAMICS_PROBES, MODELS
 PROBE_TASKS = ("modular-addition-v1", "sentence-grammar-v1", "condensation-phase-v1", "frequency-grokking-v1",
                "sgd-noise-geometry-v1", "superposition-dynamics-v1", "cnn-condensation-v1")  # fmt: skip
 # the windows probe swaps every word of every stimulus: a few stimuli keep it to a second
-TINY = {"sentence-grammar-v1": {"task.n_yoking": 4, "task.n_train": 256, "task.n_test": 64},
-        "cnn-condensation-v1": {"task.source": "synthetic", "task.n_train": 20, "task.n_test": 20}}
+TINY = {
+    "sentence-grammar-v1": {"task.n_yoking": 4, "task.n_train": 256, "task.n_test": 64},
+    "cnn-condensation-v1": {"task.source": "synthetic", "task.n_train": 20, "task.n_test": 20},
+}
 TOKEN_MODELS = ("transformer", "lstm", "gru", "mlp", "linear-attention", "selective-ssm", "rwkv", "hyena")
 
 
