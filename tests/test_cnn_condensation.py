@@ -175,3 +175,23 @@ def test_a_diverging_run_ends_as_diverged_with_null_kernel_scores_and_still_plot
     assert scores["initial_kernel_share"] is None and scores["train_loss"] is None
     r = cli("plot", str(seed))
     assert r.code == 0, r.err
+
+
+def test_the_suite_report_gives_each_init_its_verdict(cli, tmp_path: Path) -> None:
+    tiny = {key: value for key, value in (pair.split("=", 1) for pair in TINY[1::2])}
+    suite = tmp_path / "tiny-cnn.yaml"
+    suite.write_text(json.dumps({
+        "id": "tiny-cnn", "version": 1, "title": "tiny", "report": "kernel-condensation",
+        "runs": [{"task": "cnn-condensation-v1", "name": "small", "set": tiny},
+                 {"task": "cnn-condensation-v1", "name": "middle", "set": {**tiny, "model.gamma": 2.0}},
+                 {"task": "cnn-condensation-v1", "name": "large", "set": {**tiny, "model.gamma": 1.0}}],
+    }))  # fmt: skip
+    r = cli("run", str(suite), "--out", str(tmp_path / "out"), "--quiet")
+    assert r.code == 0, r.err
+    report = json.loads((tmp_path / "out" / "kernel-condensation.json").read_text())
+    by_entry = {e["entry"]: e for e in report["entries"]}
+    assert by_entry["small"]["expected_to_condense"] is True and by_entry["small"]["claim_met"] is True
+    assert by_entry["large"]["expected_to_condense"] is False and by_entry["large"]["claim_met"] is True
+    assert by_entry["middle"]["expected_to_condense"] is None and by_entry["middle"]["claim_met"] is None
+    assert "met: condenses" in r.out and "met: not" in r.out
+    assert by_entry["small"]["theory_stage_end"] > 0  # the linearized time scale, beside the measured one
