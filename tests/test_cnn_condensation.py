@@ -152,6 +152,7 @@ def test_small_init_condenses_early_and_large_init_does_not(cli, tmp_path: Path)
     large, _ = _scores(cli, tmp_path, "large", "--set", "model.gamma=1.0")  # std 8^-1: 0.125
     assert small["initial_kernel_share"] > 0.9 and small["initial_kernel_directions"] <= 3
     assert small["initial_theory_cosine"] > 0.9  # onto the theory's line
+    assert small["initial_layers_condensed"] == 1 and large["initial_layers_condensed"] == 0
     assert large["initial_kernel_share"] < small["initial_kernel_share"] - 0.5
     assert large["initial_theory_cosine"] < small["initial_theory_cosine"] - 0.3
     assert small["initial_stage_end"] > large["initial_stage_end"]  # a tiny init waits before it fits

@@ -83,6 +83,7 @@ SMALL_INIT = 3.0  # gamma at or above: a small init, whose kernels should conden
 LARGE_INIT = 1.0  # gamma at or below (or PyTorch's default init): a large init, whose kernels should not
 SEEDS_CONDENSED = 0.8  # "in at least 4 of 5 seeds"
 REPORTED = ("initial_kernel_share", "initial_kernel_directions", "initial_theory_cosine", "initial_stage_end",
+            "initial_layers_condensed",
             "kernel_share", "test_class_accuracy")  # fmt: skip
 
 
@@ -98,9 +99,11 @@ def _cell(agg: Any, score: str, digits: int = 3) -> str:
 def theory_stage_end(o: Any) -> float | None:
     """The linearized theory's time scale of the initial stage, ln(1/std) / rate steps: kernels and readout
     grow from the init std as exp(rate t) with rate = lr * (2/K) * s_1 under full-batch gradient descent on the
-    mean squared error over n x K outputs (anchorbench.scoring.kernels). None: not plain GD or no gamma."""
+    mean squared error over n x K outputs (anchorbench.scoring.kernels). None: not plain GD, not tanh, no gamma."""
     config, s1 = o.plan.model.config, o.aggregate.scores.get("theory_s1")
-    if o.plan.train.optimizer != "sgd" or config.get("gamma") is None or s1 is None or not s1.mean:
+    if o.plan.train.optimizer != "sgd" or config.get("activation") != "tanh" or config.get("gamma") is None:
+        return None  # the linearization needs act(0) = 0 and act'(0) = 1, and plain gradient descent
+    if s1 is None or not s1.mean:
         return None
     std = float(config["kernels"]) ** -float(config["gamma"])
     return math.log(1 / std) / (o.plan.train.lr * 2 / o.plan.params.d_out * s1.mean)
@@ -115,23 +118,25 @@ def kernel_condensation(plan: Any, outcomes: list[Any], out: Path) -> str:
         condensed = [v for v in seeds.values if v is not None]
         share = sum(condensed) / len(condensed) if condensed else None
         expected = None if gamma is not None and LARGE_INIT < gamma < SMALL_INIT else (gamma or 0.0) >= SMALL_INIT
-        met = share is not None and (share >= SEEDS_CONDENSED if expected else share == 0)
-        verdict = "-" if expected is None else ("met" if met else "NOT met") + (": condenses" if expected else ": not")
+        met = None if share is None or expected is None else share >= SEEDS_CONDENSED if expected else share == 0
+        verdict = ("no seed left the initial stage" if share is None else "-" if met is None
+                   else ("met" if met else "NOT met") + (": condenses" if expected else ": not"))  # fmt: skip
+        deep = o.plan.model.config.get("conv_layers", 1) > 1  # how many layers condensed: of a multi-layer CNN
         rows.append([o.plan.label, "default" if gamma is None else f"{gamma:g}", o.plan.params.source,
                      _cell(agg, "initial_kernel_share"), _cell(agg, "initial_kernel_directions", 1),
                      f"{int(sum(condensed))}/{len(condensed)}", _cell(agg, "initial_theory_cosine"),
+                     _cell(agg, "initial_layers_condensed", 1) if deep else "-",
                      _cell(agg, "initial_stage_end", 0), num(theory_stage_end(o), 0), _cell(agg, "kernel_share"),
                      _cell(agg, "test_class_accuracy"), verdict])  # fmt: skip
         records.append({"entry": o.plan.label, "gamma": gamma, "source": o.plan.params.source,
                         "seeds_condensed": share, "expected_to_condense": expected,
-                        "claim_met": None if expected is None else met,
-                        "theory_stage_end": theory_stage_end(o),
-                        **{k: agg.scores[k].mean for k in REPORTED}})  # fmt: skip
+                        "claim_met": met, "theory_stage_end": theory_stage_end(o),
+                        **{k: agg.scores[k].mean if k in agg.scores else None for k in REPORTED}})  # fmt: skip
     write_json(out / "kernel-condensation.json", {"small_init_gamma": SMALL_INIT, "large_init_gamma": LARGE_INIT,
                                                    "seeds_condensed": SEEDS_CONDENSED, "entries": records})  # fmt: skip
     claim = f"claim (gamma >= {SMALL_INIT:g} condenses, <= {LARGE_INIT:g} not)"
     headers = ["entry", "gamma", "data", "share (initial)", "directions", "seeds condensed", "|cos| to u1",
-               "stage ends", "theory ~", "share (end)", "test acc", claim]  # fmt: skip
+               "layers condensed", "stage ends", "theory ~", "share (end)", "test acc", claim]  # fmt: skip
     return (
         "Kernel condensation: at the end of the initial stage (mean [95% CI] over seeds); condensed: >= 0.9 of the "
         "kernels on <= 3 directions\n" + table(rows, headers) + f"\n-> {out}/kernel-condensation.json"

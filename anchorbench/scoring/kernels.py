@@ -78,8 +78,10 @@ def patches(images: np.ndarray, conv: Any) -> np.ndarray:
 def theory_direction(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(u_1 ``[C k k + 1]``, the singular values of Z) for the first convolution layer of ``model``
     on the training inputs ``x [N, d_in]`` and targets ``y [N, d_out]`` (the module docstring)."""
-    images = x.reshape(len(x), *model.image_shape).astype(np.float64)
-    p = patches(images, model.kernel_layers()[0])  # [N, P, D]
+    conv = model.kernel_layers()[0]
+    side = math.isqrt(x.shape[1] // conv.in_channels)  # square images, flattened row by row per channel
+    images = x.reshape(len(x), conv.in_channels, side, side).astype(np.float64)
+    p = patches(images, conv)  # [N, P, D]
     z = np.einsum("npd,nk->dpk", p, y.astype(np.float64)) / len(x)  # [D, P, K]
     u, s, _ = np.linalg.svd(z.reshape(z.shape[0], -1), full_matrices=False)
     return u[:, 0], s
@@ -304,6 +306,24 @@ def initial_condensed(ev: Evaluation) -> float:
     if layer is None or None in (layer.get("direction_share"), layer.get("directions")):
         return math.nan
     return float(condensed(layer))
+
+
+@metric(
+    "initial_layers_condensed",
+    "higher",
+    f"convolution layers whose kernels are condensed (>= {CONDENSED_SHARE:g} on <= {CONDENSED_DIRECTIONS} "
+    "directions) at the end of the initial stage (multi-layer CNNs: how deep condensation reaches)",
+    bounds=(0.0, None),
+    tolerance=COUNT,
+)
+def initial_layers_condensed(ev: Evaluation) -> float:
+    found = initial_record(ev)
+    if not found:
+        return math.nan
+    layers = found[1]["layers"]
+    if any(None in (layer.get("direction_share"), layer.get("directions")) for layer in layers):
+        return math.nan
+    return float(sum(condensed(layer) for layer in layers))
 
 
 @metric(
