@@ -76,6 +76,8 @@ def test_gamma_sets_every_weight_and_bias_std() -> None:
     assert every.std().item() == pytest.approx(32.0**-2, rel=0.05)
     with pytest.raises(ValueError, match="square image"):
         CNN(60, 10)
+    with pytest.raises(ValueError, match="smaller than"):
+        CNN(4, 1)  # a 2x2 image under a 3x3 kernel: not an image task
 
 
 def test_synthetic_images_are_pure_verified_and_pinned_by_seed() -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from anchorbench.registry import METRICS, TASKS
@@ -58,6 +59,7 @@ def half_gates(folder: Path) -> list[Path]:
     return halves
 
 
+@pytest.mark.slow  # two minutes: the whole smoke gate, twice; .ci/run runs it after the default suite
 def test_the_order_blind_model_fails_the_default_gate_and_the_default_models_pass(tmp_path: Path) -> None:
     (tmp_path / "blind").mkdir()
     blind = ci(tmp_path / "blind", "--model", "outsider:BagOfTokens")

@@ -162,7 +162,8 @@ def decode(ds: Dataset, split: str, i: int) -> str:
     shades = " .:-=+*#%@"
     rows = s.tokens[i].reshape(SIDE, SIDE)
     art = "/".join("".join(shades[min(9, int(v * 10))] for v in row) for row in rows)
-    return f"class {int(s.labels[i].argmax())}: {art}"
+    target = " ".join(f"{v:+.4f}" for v in s.labels[i])
+    return f"class {int(s.labels[i].argmax())}: {art}  ->  y = {target}"
 
 
 def verify(ds: Dataset, p: ImagesParams) -> list[str]:

@@ -59,6 +59,10 @@ class CNN(nn.Module):
         side = math.isqrt(d_in // cfg.channels)
         if side * side * cfg.channels != d_in:
             raise ValueError(f"d_in {d_in} is not {cfg.channels} channel(s) of a square image")
+        if side < cfg.kernel_size:
+            raise ValueError(
+                f"images of {side}x{side} pixels are smaller than a {cfg.kernel_size}x{cfg.kernel_size} kernel"
+            )
         self.image_shape = (cfg.channels, side, side)
         convs = []
         c_in = cfg.channels

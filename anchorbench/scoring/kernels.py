@@ -41,7 +41,7 @@ from anchorbench.scoring.dynamics import DynamicsProbe, ProbeFn, directions
 from anchorbench.scoring.evaluation import Evaluation
 from anchorbench.scoring.mechanism import Probe
 from anchorbench.scoring.metric import metric
-from anchorbench.scoring.tolerance import COUNT
+from anchorbench.scoring.tolerance import COUNT, proportion
 
 INITIAL_STAGE = 0.9  # the initial stage ends at the first evaluation with train loss <= this x its step-0 value
 CONDENSED_SHARE = 0.9  # a layer counts as condensed with >= 90% of its kernels ...
@@ -331,6 +331,7 @@ def initial_layers_condensed(ev: Evaluation) -> float:
     "higher",
     "share of test examples whose largest output is at their one-hot target's class (regression on classes)",
     bounds=(0.0, 1.0),
+    tolerance=proportion("test"),
 )
 def test_class_accuracy(ev: Evaluation) -> float:
     s = ev["test"]
