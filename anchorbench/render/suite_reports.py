@@ -9,8 +9,9 @@ Writes ``capacity.json`` and ``capacity.png`` next to the runs.
 ``kernel-condensation`` ([COND-CNN]): one row per entry (init scale, data), the kernels' share on
 condensed directions, their count, the seeds condensed, the |cos| to the theory's direction at the
 end of the initial stage and the share at the end; each entry's verdict against the paper's claim
-(small init, gamma >= 2: condensed in at least 4 of 5 seeds, so a share of seeds >= 0.8; large
-init: in none), and the linearized theory's time scale of the initial stage beside the measured one.
+(small init, gamma >= 3: condensed in at least 4 of 5 seeds, a share of seeds >= 0.8; large init,
+gamma <= 1 or PyTorch's default: in none; no verdict between), and for small inits the linearized
+theory's time scale of the initial stage beside the measured one.
 Writes ``kernel-condensation.json``.
 """
 
@@ -83,8 +84,7 @@ SMALL_INIT = 3.0  # gamma at or above: a small init, whose kernels should conden
 LARGE_INIT = 1.0  # gamma at or below (or PyTorch's default init): a large init, whose kernels should not
 SEEDS_CONDENSED = 0.8  # "in at least 4 of 5 seeds"
 REPORTED = ("initial_kernel_share", "initial_kernel_directions", "initial_theory_cosine", "initial_stage_end",
-            "initial_layers_condensed",
-            "kernel_share", "test_class_accuracy")  # fmt: skip
+            "initial_layers_condensed", "kernel_share", "test_class_accuracy")  # fmt: skip
 
 
 def _cell(agg: Any, score: str, digits: int = 3) -> str:
