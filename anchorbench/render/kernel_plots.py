@@ -20,13 +20,14 @@ def kernel_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def shown_steps(rows: list[dict[str, Any]], stage: int | None) -> list[int]:
     """Indices of the maps drawn: the first, the end of the initial stage, the last, and log-spaced
-    evaluations between them, at most SHOWN_MAPS."""
+    evaluations between them: at most SHOWN_MAPS (the log-spaced targets start at the first step and
+    end at the last, so the first and last evaluations are among them)."""
     steps = np.array([max(r["step"], 1) for r in rows], dtype=float)
     targets = np.geomspace(steps[0], steps[-1], SHOWN_MAPS - (1 if stage is not None else 0))
     picked = {int(np.argmin(np.abs(np.log(steps) - np.log(t)))) for t in targets} | {0, len(rows) - 1}
     if stage is not None:
         picked.add(stage)
-    return sorted(picked)[: SHOWN_MAPS + 1]
+    return sorted(picked)
 
 
 def kernel_course_plot(history: list[dict[str, Any]], *, path: Path | str, title: str) -> bool:
