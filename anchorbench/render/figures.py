@@ -113,20 +113,6 @@ def slope_map(
     plt.close(fig)
 
 
-def heatmap_signed(matrix: np.ndarray, *, path: Path | str, title: str) -> None:
-    """A square matrix on [-1, 1] (blue -1, white 0, red 1), no annotations: a cosine map."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 4.5))
-    im = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
-    ax.set_xlabel("neuron (ordered)")
-    ax.set_ylabel("neuron (ordered)")
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def capacity_plot(
     depths: Sequence[int],
     hops: Sequence[int],
@@ -415,8 +401,11 @@ def noise_geometry_plot(history: list[dict[str, Any]], *, path: Path | str, titl
     return True
 
 
-def cosine_maps(panels: Sequence[tuple[str, np.ndarray]], *, path: Path | str, title: str) -> None:
-    """Square matrices on [-1, 1] side by side (blue -1, white 0, red 1), one colour scale: cosine maps."""
+def cosine_maps(
+    panels: Sequence[tuple[str, np.ndarray]], *, path: Path | str, title: str, axis: str | None = None
+) -> None:
+    """Square matrices on [-1, 1] side by side (blue -1, white 0, red 1), one colour scale, no annotations:
+    cosine maps; ``axis`` names what the rows and columns are."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels) + 1.2, 3.2), squeeze=False)
     for ax, (name, matrix) in zip(axes[0], panels):
@@ -424,6 +413,9 @@ def cosine_maps(panels: Sequence[tuple[str, np.ndarray]], *, path: Path | str, t
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+        if axis:
+            ax.set_xlabel(axis, fontsize=8)
+            ax.set_ylabel(axis, fontsize=8)
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
     fig.suptitle(title, fontsize=10)
     fig.savefig(path, dpi=110, bbox_inches="tight")

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from anchorbench.render.figures import pyplot
-from anchorbench.scoring.kernels import initial_stage_index, ordered_cosines
+from anchorbench.scoring.condensation import ordered_cosines
+from anchorbench.scoring.kernels import initial_stage_index
 
 SHOWN_MAPS = 6
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from anchorbench.files import write_json
 from anchorbench.registry import REPORTS
-from anchorbench.render.tables import num, table
+from anchorbench.render.tables import ci, num, table
 from anchorbench.scoring.matching import SOLVED
 
 
@@ -91,9 +91,7 @@ def _cell(agg: Any, score: str, digits: int = 3) -> str:
     s = agg.scores.get(score)
     if s is None or s.mean is None:
         return "-"
-    if s.ci_low is None or s.ci_high is None:
-        return num(s.mean, digits)
-    return f"{num(s.mean, digits)} [{num(s.ci_low, digits)}, {num(s.ci_high, digits)}]"
+    return f"{num(s.mean, digits)} {ci(s.ci_low, s.ci_high, digits)}".strip()
 
 
 def theory_stage_end(o: Any) -> float | None:
@@ -123,16 +121,17 @@ def kernel_condensation(plan: Any, outcomes: list[Any], out: Path) -> str:
         verdict = ("no seed left the initial stage" if share is None else "-" if met is None
                    else ("met" if met else "NOT met") + (": condenses" if expected else ": not"))  # fmt: skip
         deep = o.plan.model.config.get("conv_layers", 1) > 1  # how many layers condensed: of a multi-layer CNN
+        theory = theory_stage_end(o) if expected else None
         rows.append([o.plan.label, "default" if gamma is None else f"{gamma:g}", o.plan.params.source,
                      _cell(agg, "initial_kernel_share"), _cell(agg, "initial_kernel_directions", 1),
                      f"{int(sum(condensed))}/{len(condensed)}", _cell(agg, "initial_theory_cosine"),
                      _cell(agg, "initial_layers_condensed", 1) if deep else "-",
-                     _cell(agg, "initial_stage_end", 0), num(theory_stage_end(o) if expected else None, 0),
+                     _cell(agg, "initial_stage_end", 0), num(theory, 0),
                      _cell(agg, "kernel_share"),
                      _cell(agg, "test_class_accuracy"), verdict])  # fmt: skip
         records.append({"entry": o.plan.label, "gamma": gamma, "source": o.plan.params.source,
                         "seeds_condensed": share, "expected_to_condense": expected,
-                        "claim_met": met, "theory_stage_end": theory_stage_end(o) if expected else None,
+                        "claim_met": met, "theory_stage_end": theory,
                         **{k: agg.scores[k].mean if k in agg.scores else None for k in REPORTED}})  # fmt: skip
     write_json(out / "kernel-condensation.json", {"small_init_gamma": SMALL_INIT, "large_init_gamma": LARGE_INIT,
                                                    "seeds_condensed": SEEDS_CONDENSED, "entries": records})  # fmt: skip

@@ -23,8 +23,8 @@ def num(x: float | None, digits: int = 3, *, significant: bool = False) -> str:
     return f"{x:.{digits}g}" if significant else f"{x:.{digits}f}"
 
 
-def ci(lo: float | None, hi: float | None) -> str:
-    return "" if lo is None or hi is None else f"[{lo:.3f}, {hi:.3f}]"
+def ci(lo: float | None, hi: float | None, digits: int = 3) -> str:
+    return "" if lo is None or hi is None else f"[{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 def run_header(results: Sequence[RunResult]) -> str:

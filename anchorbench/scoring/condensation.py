@@ -82,18 +82,29 @@ def cosine_map(model: Any, dataset: Any, params: Any) -> dict[str, Any]:
         return {"skipped": f"{type(model).__name__} has no input_weights()"}
     w = model.input_weights().detach().cpu().double().numpy()
     w = w[np.linalg.norm(w, axis=1) > 0]
-    unit = w / np.linalg.norm(w, axis=1, keepdims=True)
+    return {"cosine": np.round(ordered_cosines(w)[0], 4).tolist(), "neurons": len(w)}
+
+
+def ordered_cosines(vectors: np.ndarray, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(the signed cosine between every two rows of ``vectors``, ordered; the order): by the leading
+    eigenvector of the matrix unless ``order`` is given (the [COND-PD] lab's notebook orders its maps
+    so). A zero or non-finite row (a diverged run's) has cosine 0 with every other."""
+    vectors = np.nan_to_num(vectors, nan=0.0, posinf=0.0, neginf=0.0)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = vectors / np.where(norms > 0, norms, 1.0)
     cos = unit @ unit.T
-    order = np.argsort(np.linalg.eigh(cos)[1][:, -1], kind="stable")
-    return {"cosine": np.round(cos[np.ix_(order, order)], 4).tolist(), "neurons": len(w)}
+    if order is None:
+        order = np.argsort(np.linalg.eigh(cos)[1][:, -1], kind="stable")
+    return cos[np.ix_(order, order)], order
 
 
 def plot_cosine_map(data: dict[str, Any], path: Any) -> None:
     if "cosine" not in data:
         return
-    from anchorbench.render.figures import heatmap_signed
+    from anchorbench.render.figures import cosine_maps
 
-    heatmap_signed(np.array(data["cosine"]), path=path, title=f"cosine of the {data['neurons']} input vectors")
+    cosine_maps([("", np.array(data["cosine"]))], path=path, title=f"cosine of the {data['neurons']} input vectors",
+                axis="neuron (ordered)")  # fmt: skip
 
 
 PROBES.register(

@@ -32,11 +32,13 @@ linearization no longer holds).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from anchorbench.registry import DYNAMICS_PROBES, PROBES
+from anchorbench.scoring.condensation import ordered_cosines
 from anchorbench.scoring.dynamics import DynamicsProbe, ProbeFn, directions
 from anchorbench.scoring.evaluation import Evaluation
 from anchorbench.scoring.mechanism import Probe
@@ -92,20 +94,13 @@ def abs_cosines(kernels: np.ndarray, direction: np.ndarray) -> np.ndarray:
     return np.abs(kernels @ direction) / np.where(norms > 0, norms, np.nan)
 
 
-def ordered_cosines(kernels: np.ndarray, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(the signed cosine between every two kernels, ordered; the order): by the leading eigenvector
-    of the matrix unless ``order`` is given (the [COND-PD] lab's notebook orders its maps so)."""
-    kernels = np.nan_to_num(kernels, nan=0.0, posinf=0.0, neginf=0.0)  # a diverged run: its kernels read as zero
-    norms = np.linalg.norm(kernels, axis=1, keepdims=True)
-    unit = kernels / np.where(norms > 0, norms, 1.0)
-    cos = unit @ unit.T
-    if order is None:
-        order = np.argsort(np.linalg.eigh(cos)[1][:, -1], kind="stable")
-    return cos[np.ix_(order, order)], order
-
-
-def condensed(summary: dict[str, float]) -> bool:
-    return summary["direction_share"] >= CONDENSED_SHARE and summary["directions"] <= CONDENSED_DIRECTIONS
+def condensed(summary: dict[str, Any]) -> float:
+    """1.0 when a layer's summary has >= CONDENSED_SHARE of the kernels on <= CONDENSED_DIRECTIONS directions,
+    0.0 when not, NaN when the record holds nulls (a diverged run)."""
+    share, count = summary.get("direction_share"), summary.get("directions")
+    if share is None or count is None:
+        return math.nan
+    return float(share >= CONDENSED_SHARE and count <= CONDENSED_DIRECTIONS)
 
 
 # -- the training probe ---------------------------------------------------------------------------------
@@ -183,42 +178,37 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _first_layer(record: dict[str, Any] | None, key: str) -> float:
-    if not record:
-        return math.nan
-    return _number(record["layers"][0].get(key))
+def _twins(name: str, read: Callable[[dict[str, Any]], float], direction: str, what: str, **kwargs: Any) -> None:
+    """Register ``name``, read from the kernels record of the final evaluation, and ``initial_<name>``, read
+    from the record at the end of the initial stage (the same quantity, two moments)."""
+
+    def at_end(ev: Evaluation) -> float:
+        record = ev.dynamics.get("kernels")
+        return read(record) if record else math.nan
+
+    def at_initial(ev: Evaluation) -> float:
+        found = initial_record(ev)
+        return read(found[1]) if found else math.nan
+
+    metric(name, direction, f"{what}, at the end (needs the kernels probe)", **kwargs)(at_end)  # type: ignore[arg-type]
+    metric(f"initial_{name}", direction, f"{what}, at the end of the initial stage (needs the kernels probe)",
+           **kwargs)(at_initial)  # type: ignore[arg-type]  # fmt: skip
 
 
-@metric(
-    "kernel_directions",
-    "lower",
-    "condensed directions of the first convolution layer's kernels at the end: signed clusters of cos >= 0.95 "
-    "holding >= 10% of the kernels (needs the kernels probe; lower: more condensed, an order parameter)",
-    bounds=(0.0, None),
-    tolerance=COUNT,
-)
-def kernel_directions(ev: Evaluation) -> float:
-    return _first_layer(ev.dynamics.get("kernels"), "directions")
-
-
-@metric(
-    "kernel_share",
-    "higher",
-    "share of the first layer's kernels on those directions at the end (needs the kernels probe)",
-    bounds=(0.0, 1.0),
-)
-def kernel_share(ev: Evaluation) -> float:
-    return _first_layer(ev.dynamics.get("kernels"), "direction_share")
-
-
-@metric(
-    "theory_cosine",
-    "higher",
-    "mean |cos| between the first layer's kernels and the theory's direction u_1 at the end (two-layer CNN)",
-    bounds=(0.0, 1.0),
-)
-def theory_cosine(ev: Evaluation) -> float:
-    return _number((ev.dynamics.get("kernels") or {}).get("theory_cosine"))
+_twins(
+    "kernel_directions", lambda r: _number(r["layers"][0].get("directions")), "lower",
+    "condensed directions of the first convolution layer's kernels: signed clusters of cos >= 0.95 holding >= 10% "
+    "of the kernels (lower: more condensed, an order parameter)",
+    bounds=(0.0, None), tolerance=COUNT,
+)  # fmt: skip
+_twins(
+    "kernel_share", lambda r: _number(r["layers"][0].get("direction_share")), "higher",
+    "share of the first layer's kernels on condensed directions", bounds=(0.0, 1.0),
+)  # fmt: skip
+_twins(
+    "theory_cosine", lambda r: _number(r.get("theory_cosine")), "higher",
+    "mean |cos| between the first layer's kernels and the theory's direction u_1 (two-layer CNN)", bounds=(0.0, 1.0),
+)  # fmt: skip
 
 
 @metric(
@@ -259,41 +249,6 @@ def initial_stage_end(ev: Evaluation) -> float:
 
 
 @metric(
-    "initial_kernel_directions",
-    "lower",
-    "kernel_directions at the end of the initial stage (needs the kernels probe)",
-    bounds=(0.0, None),
-    tolerance=COUNT,
-)
-def initial_kernel_directions(ev: Evaluation) -> float:
-    found = initial_record(ev)
-    return _first_layer(found[1], "directions") if found else math.nan
-
-
-@metric(
-    "initial_kernel_share",
-    "higher",
-    "kernel_share at the end of the initial stage: the share of the first layer's kernels on condensed "
-    "directions (needs the kernels probe)",
-    bounds=(0.0, 1.0),
-)
-def initial_kernel_share(ev: Evaluation) -> float:
-    found = initial_record(ev)
-    return _first_layer(found[1], "direction_share") if found else math.nan
-
-
-@metric(
-    "initial_theory_cosine",
-    "higher",
-    "theory_cosine at the end of the initial stage (two-layer CNN)",
-    bounds=(0.0, 1.0),
-)
-def initial_theory_cosine(ev: Evaluation) -> float:
-    found = initial_record(ev)
-    return _number(found[1].get("theory_cosine")) if found else math.nan
-
-
-@metric(
     "initial_condensed",
     "higher",
     f"1 when at the end of the initial stage >= {CONDENSED_SHARE:g} of the first layer's kernels lie on at most "
@@ -302,10 +257,7 @@ def initial_theory_cosine(ev: Evaluation) -> float:
 )
 def initial_condensed(ev: Evaluation) -> float:
     found = initial_record(ev)
-    layer = found[1]["layers"][0] if found else None
-    if layer is None or None in (layer.get("direction_share"), layer.get("directions")):
-        return math.nan
-    return float(condensed(layer))
+    return condensed(found[1]["layers"][0]) if found else math.nan
 
 
 @metric(
@@ -318,12 +270,7 @@ def initial_condensed(ev: Evaluation) -> float:
 )
 def initial_layers_condensed(ev: Evaluation) -> float:
     found = initial_record(ev)
-    if not found:
-        return math.nan
-    layers = found[1]["layers"]
-    if any(None in (layer.get("direction_share"), layer.get("directions")) for layer in layers):
-        return math.nan
-    return float(sum(condensed(layer) for layer in layers))
+    return float(sum(condensed(layer) for layer in found[1]["layers"])) if found else math.nan
 
 
 @metric(
